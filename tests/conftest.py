@@ -1,0 +1,29 @@
+"""Shared pytest fixtures. Coordinate: append new fixtures, do not rewrite others'."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def autodl_raw_root() -> Path:
+    """Root of the read-only raw datasets: env AUTODL_RAW_ROOT, default <repo>/../shared/datasets_raw.
+
+    Fails (never skips) when missing: the tests run on real data or not at all.
+    """
+    root = Path(os.environ.get("AUTODL_RAW_ROOT", REPO_ROOT.parent / "shared" / "datasets_raw"))
+    if not root.is_dir():
+        pytest.fail(f"raw dataset root {root} not found; set AUTODL_RAW_ROOT to the shared datasets_raw directory")
+    return root
+
+
+@pytest.fixture(scope="session")
+def miniciao_dir(autodl_raw_root: Path) -> Path:
+    """The official miniciao sample dataset (miniciao.data/ and miniciao.solution)."""
+    path = autodl_raw_root / "autodl_sample_data" / "AutoDL_sample_data" / "miniciao"
+    if not path.is_dir():
+        pytest.fail(f"miniciao sample dataset not found at {path}")
+    return path
