@@ -103,11 +103,6 @@ def ingestion_alive(pid: int) -> bool:
     return True
 
 
-def glob_escape(name: str) -> str:
-    """Escape glob metacharacters in a task name."""
-    return re.sub(r"([*?\[])", r"[\1]", name)
-
-
 @dataclass
 class _Scored:
     relative_time: float
@@ -133,8 +128,9 @@ class TaskScorer:
         self._pattern = re.compile(re.escape(self.task_name) + r"\.predict_(\d+)")
 
     def prediction_files(self) -> dict[int, Path]:
+        """``NAME.predict_K`` files by K (ingestion's temporary names and other tasks' files do not match)."""
         files = {}
-        for path in self.prediction_dir.glob(f"{glob_escape(self.task_name)}.predict_*"):
+        for path in self.prediction_dir.glob("*.predict_*"):
             match = self._pattern.fullmatch(path.name)
             if match:
                 files[int(match.group(1))] = path

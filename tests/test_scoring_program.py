@@ -141,12 +141,14 @@ def test_bad_prediction_files_are_skipped_with_one_line_each(dirs: dict[str, Pat
     for k, t in zip(range(4), [10, 20, 40, 80]):
         append_timestamp(dirs["prediction"], k, START_TIME + t)
         write_prediction(dirs["prediction"], k, predictions[k])
+    write_prediction(dirs["prediction"], 4, solution)  # a file whose 'K:' line never came: no place on the curve
     write_end(dirs["prediction"])
 
     done = run_scorer(dirs)
     assert done.returncode == 0, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 2
+    assert len(errors) == 3
+    assert "miniciao.predict_4: no timestamp '4:' in start.txt; prediction skipped" in errors[2]
     assert "miniciao.predict_1" in errors[0] and "shape (18, 9)" in errors[0] and "skipped" in errors[0]
     assert "miniciao.predict_2" in errors[1] and "NaN/inf" in errors[1] and "skipped" in errors[1]
     assert "Traceback" not in done.stderr
