@@ -1,0 +1,6 @@
+"""`python -m ingestion ...`: see ingestion.program."""
+import sys
+
+from ingestion.program import main
+
+sys.exit(main())
