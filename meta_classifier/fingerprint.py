@@ -44,7 +44,7 @@ def single_frame(example: np.ndarray) -> np.ndarray:
 def letterbox(image: np.ndarray, size: int) -> torch.Tensor:
     """One image (H, W, C) -> float tensor (3, size, size) in [0, 1]: aspect kept, zero-padded, grey -> RGB."""
     image = single_frame(np.asarray(image))
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()
+    tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float()  # a copy: inputs may be read-only
     if image.dtype == np.uint8:
         tensor = tensor / 255.0
     channels, height, width = tensor.shape

@@ -1,0 +1,306 @@
+"""Three meta-classifiers: a batch of fingerprints from one unseen dataset -> probability over K known datasets.
+
+- KMeansVote ("kmeans_vote"): per known dataset, k-means clusters of its single-image fingerprints; each image of a
+  batch goes to its nearest cluster centre (Euclidean, on standardised features) and votes for that centre's
+  dataset; the vote shares are the probabilities. (The paper's code used one centroid per dataset, i.e.
+  nearest-centroid; here each dataset gets `clusters` centres, which is what "k-means" asks for.)
+- MLPVote ("mlp_vote"): a two-layer perceptron (Linear, Swish, dropout, Linear) on single-image fingerprints; the
+  batch's probability is the mean of its images' softmax outputs ("prob" vote) or their argmax shares ("majority").
+- PrecalcMLP ("precalc", the default): the precalculation layer (per-feature statistics across the batch), then
+  the same perceptron, trained on samples "(b images of dataset k) -> k".
+
+Common interface: fit(train, budget) / predict_proba(batch (b, f)) -> (K,) / predict_proba_many((n, b, f)) ->
+(n, K) / save(dir) / load_classifier(dir, kind, expected_identity).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from meta_classifier.errors import ArtifactError, FingerprintMismatch
+from meta_classifier.known import BatchSampler, FingerprintSet
+from meta_classifier.precalc import PrecalcConfig, output_dim, precalc
+
+FORMAT_VERSION = 1
+IDENTITY_KEYS = ("backbone", "weights_sha256", "input_size", "feature_dim")
+IMAGES_PER_STEP = 8192  # cap on fingerprints per precalc training step (samples x batch size), for CPU time
+
+
+class TwoLayerPerceptron(nn.Module):
+    """Standardise inputs (stored statistics), Linear -> Swish -> Dropout -> Linear."""
+
+    def __init__(self, in_dim: int, neurons: int, n_out: int, dropout: float) -> None:
+        super().__init__()
+        self.register_buffer("in_mean", torch.zeros(in_dim))
+        self.register_buffer("in_std", torch.ones(in_dim))
+        self.body = nn.Sequential(nn.Linear(in_dim, neurons), nn.SiLU(), nn.Dropout(dropout),
+                                  nn.Linear(neurons, n_out))
+
+    def set_standardisation(self, inputs: torch.Tensor) -> None:
+        self.in_mean.copy_(inputs.mean(0))
+        std = inputs.std(0, unbiased=False)
+        self.in_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))  # constant inputs pass unscaled
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.body((inputs - self.in_mean) / self.in_std)
+
+
+class MetaClassifier:
+    """Base: names of the known datasets, the config, and the identity of the fingerprint network."""
+
+    kind = ""
+    defaults: dict[str, Any] = {}
+
+    def __init__(self, config: dict[str, Any] | None = None, names: list[str] | None = None,
+                 identity: dict | None = None) -> None:
+        unknown = set(config or {}) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{self.kind}: unknown config keys {sorted(unknown)}")
+        self.config = {**self.defaults, **(config or {})}
+        self.names = list(names or [])
+        self.identity = dict(identity or {})
+
+    @property
+    def n_datasets(self) -> int:
+        return len(self.names)
+
+    def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> MetaClassifier:
+        raise NotImplementedError
+
+    def predict_proba_many(self, batches: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        """One batch (b, f) of fingerprints of one dataset -> (K,) probabilities over the known datasets."""
+        batch = np.asarray(batch, dtype=np.float32)
+        if batch.ndim != 2 or batch.shape[0] < 1:
+            raise ValueError(f"{self.kind}: expected a batch (b >= 1, f), got shape {batch.shape}")
+        return self.predict_proba_many(batch[None])[0]
+
+    def predict(self, batch: np.ndarray) -> str:
+        return self.names[int(np.argmax(self.predict_proba(batch)))]
+
+    # --- persistence --------------------------------------------------------------------------------------
+    def _header(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "kind": self.kind, "config": self.config, "names": self.names,
+                "fingerprint_network": self.identity}
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write `KIND.json` (config, names, fingerprint network) and `KIND.pt` (tensors) into directory."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        header_path, state_path = directory / f"{self.kind}.json", directory / f"{self.kind}.pt"
+        tmp = state_path.with_suffix(".pt.tmp")
+        torch.save(self._state(), tmp)
+        tmp.replace(state_path)
+        tmp = header_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self._header(), indent=1) + "\n", encoding="utf-8")
+        tmp.replace(header_path)
+        return [header_path, state_path]
+
+
+class KMeansVote(MetaClassifier):
+    kind = "kmeans_vote"
+    defaults = {"clusters": 20, "inits": 10, "iterations": 300}
+
+    def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> KMeansVote:
+        """budget: at most this many fingerprints per dataset are clustered (None: all)."""
+        from sklearn.cluster import KMeans
+
+        self.names, self.identity = list(train.names), dict(train.identity)
+        features, labels = train.single_images()
+        self.mean = features.mean(0)
+        self.std = np.where(features.std(0) > 1e-6, features.std(0), 1.0).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        centres, centre_labels = [], []
+        for k in range(train.n_datasets):
+            own = (features[labels == k] - self.mean) / self.std
+            if budget is not None and len(own) > budget:
+                own = own[rng.choice(len(own), size=int(budget), replace=False)]
+            n_clusters = min(int(self.config["clusters"]), len(own))
+            model = KMeans(n_clusters=n_clusters, n_init=int(self.config["inits"]),
+                           max_iter=int(self.config["iterations"]), random_state=seed).fit(own)
+            centres.append(model.cluster_centers_.astype(np.float32))
+            centre_labels.append(np.full(n_clusters, k, dtype=np.int64))
+        self.centres = np.concatenate(centres)
+        self.centre_labels = np.concatenate(centre_labels)
+        return self
+
+    def predict_proba_many(self, batches: np.ndarray) -> np.ndarray:
+        n, b, f = batches.shape
+        points = (batches.reshape(n * b, f) - self.mean) / self.std
+        # squared distances without the |x|^2 term, which does not change the argmin
+        scores = (self.centres ** 2).sum(1)[None, :] - 2.0 * points @ self.centres.T
+        votes = self.centre_labels[scores.argmin(1)].reshape(n, b)
+        return np.stack([np.bincount(row, minlength=self.n_datasets) / b for row in votes]).astype(np.float32)
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return {"mean": torch.from_numpy(self.mean), "std": torch.from_numpy(self.std),
+                "centres": torch.from_numpy(self.centres), "centre_labels": torch.from_numpy(self.centre_labels)}
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.mean, self.std = state["mean"].numpy(), state["std"].numpy()
+        self.centres, self.centre_labels = state["centres"].numpy(), state["centre_labels"].numpy()
+
+
+class _PerceptronClassifier(MetaClassifier):
+    """Shared training loop: Adam on cross-entropy; `budget` is the number of optimiser steps."""
+
+    net: TwoLayerPerceptron
+
+    def _in_dim(self, feature_dim: int) -> int:
+        raise NotImplementedError
+
+    def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _build(self, feature_dim: int) -> None:
+        self.net = TwoLayerPerceptron(self._in_dim(feature_dim), int(self.config["neurons"]), self.n_datasets,
+                                      float(self.config["dropout"]))
+
+    def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> _PerceptronClassifier:
+        torch.manual_seed(seed)
+        self.names, self.identity = list(train.names), dict(train.identity)
+        self._build(train.feature_dim)
+        sampler = BatchSampler(train, seed=seed)
+        with torch.no_grad():  # input statistics from a few training batches
+            inputs = torch.cat([self._training_batch(sampler)[0] for _ in range(8)])
+            self.net.set_standardisation(inputs)
+        optimiser = torch.optim.Adam(self.net.parameters(), lr=float(self.config["lr"]))
+        loss_fn = nn.CrossEntropyLoss()
+        steps = int(round(budget if budget is not None else self.config["steps"]))
+        self.net.train()
+        for _ in range(max(1, steps)):
+            inputs, targets = self._training_batch(sampler)
+            optimiser.zero_grad(set_to_none=True)
+            loss_fn(self.net(inputs), targets).backward()
+            optimiser.step()
+        self.net.eval()
+        return self
+
+    def _state(self) -> dict[str, torch.Tensor]:
+        return dict(self.net.state_dict())
+
+    def _set_state(self, state: dict[str, torch.Tensor]) -> None:
+        feature_dim = int(self.identity.get("feature_dim", 0)) or int(state["body.0.weight"].shape[1])
+        self._build(feature_dim)
+        self.net.load_state_dict(state)
+        self.net.eval()
+
+
+class MLPVote(_PerceptronClassifier):
+    kind = "mlp_vote"
+    defaults = {"batch_size": 64, "neurons": 256, "lr": 1e-3, "dropout": 0.2, "steps": 600, "vote": "prob"}
+
+    def _in_dim(self, feature_dim: int) -> int:
+        return feature_dim
+
+    def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
+        # batch_size single images, each from a uniformly drawn dataset: b=1 samples of the sampler
+        batches, labels = sampler.sample(int(self.config["batch_size"]), 1)
+        return torch.from_numpy(batches[:, 0]), torch.from_numpy(labels)
+
+    def predict_proba_many(self, batches: np.ndarray) -> np.ndarray:
+        n, b, f = batches.shape
+        with torch.inference_mode():
+            probs = torch.softmax(self.net(torch.from_numpy(np.ascontiguousarray(batches, np.float32))
+                                           .reshape(n * b, f)), dim=1).reshape(n, b, -1)
+        if self.config["vote"] == "majority":
+            winners = probs.argmax(2).numpy()
+            return np.stack([np.bincount(row, minlength=self.n_datasets) / b for row in winners]).astype(np.float32)
+        return probs.mean(1).numpy()
+
+
+class PrecalcMLP(_PerceptronClassifier):
+    kind = "precalc"
+    defaults = {"batch_size": 64, "neurons": 256, "lr": 1e-3, "dropout": 0.2, "steps": 600,
+                "moments": ["mean", "median", "std", "var", "skew", "kurt", "q_low", "q_high"], "p": 0.1,
+                "trim": False}
+
+    @property
+    def precalc_config(self) -> PrecalcConfig:
+        return PrecalcConfig(tuple(self.config["moments"]), float(self.config["p"]), bool(self.config["trim"]))
+
+    def _in_dim(self, feature_dim: int) -> int:
+        return output_dim(feature_dim, self.precalc_config)
+
+    def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
+        b = int(self.config["batch_size"])
+        n_samples = int(min(32, max(4, IMAGES_PER_STEP // b)))
+        batches, labels = sampler.sample(n_samples, b)
+        return precalc(torch.from_numpy(batches), self.precalc_config), torch.from_numpy(labels)
+
+    def predict_proba_many(self, batches: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            stats = precalc(torch.from_numpy(np.ascontiguousarray(batches, np.float32)), self.precalc_config)
+            return torch.softmax(self.net(stats), dim=1).numpy()
+
+
+CLASSIFIERS: dict[str, type[MetaClassifier]] = {c.kind: c for c in (PrecalcMLP, MLPVote, KMeansVote)}
+
+
+def check_identity(stored: dict, expected: dict, where: str) -> None:
+    """FingerprintMismatch when a classifier was trained on fingerprints of another network."""
+    differing = [key for key in IDENTITY_KEYS if stored.get(key) != expected.get(key)]
+    if differing:
+        details = "; ".join(f"{key}: trained with {stored.get(key)!r}, running {expected.get(key)!r}"
+                            for key in differing)
+        raise FingerprintMismatch(f"{where}: meta-classifier was trained on another fingerprint network ({details})"
+                                  f"; rebuild metadata/ and retrain with python -m scripts.train_meta_classifier")
+
+
+def load_classifier(directory: str | Path, kind: str = "precalc",
+                    expected_identity: dict | None = None) -> MetaClassifier:
+    """Load `KIND.json` + `KIND.pt` from directory; with expected_identity, check the fingerprint network."""
+    if kind not in CLASSIFIERS:
+        raise ValueError(f"unknown classifier kind {kind!r}; choose from {', '.join(CLASSIFIERS)}")
+    header_path, state_path = Path(directory) / f"{kind}.json", Path(directory) / f"{kind}.pt"
+    for path in (header_path, state_path):
+        if not path.is_file():
+            raise ArtifactError(f"{path}: missing (train with python -m scripts.train_meta_classifier)")
+    try:
+        header = json.loads(header_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ArtifactError(f"{header_path}: not valid JSON ({err.msg})") from None
+    if header.get("format_version") != FORMAT_VERSION or header.get("kind") != kind:
+        raise ArtifactError(f"{header_path}: expected format {FORMAT_VERSION} kind {kind!r}, got "
+                            f"{header.get('format_version')!r} {header.get('kind')!r}")
+    if expected_identity is not None:
+        check_identity(header["fingerprint_network"], expected_identity, str(header_path))
+    classifier = CLASSIFIERS[kind](header["config"], header["names"], header["fingerprint_network"])
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        classifier._set_state(state)
+    except (RuntimeError, KeyError, OSError, EOFError) as err:
+        raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+    return classifier
+
+
+def mean_nll(classifier: MetaClassifier, data: FingerprintSet, batch_sizes: tuple[int, ...], n_per_dataset: int,
+             seed: int = 0) -> tuple[float, float]:
+    """(mean negative log-likelihood of the true dataset, accuracy) over batches of the given sizes drawn per
+    dataset from `data`; the BOHB objective and a quick check."""
+    sampler = BatchSampler(data, seed=seed)
+    nll, correct, total = 0.0, 0, 0
+    for b in batch_sizes:
+        for k in range(data.n_datasets):
+            probs = classifier.predict_proba_many(sampler.sample_dataset(k, n_per_dataset, b))
+            nll -= float(np.log(np.clip(probs[:, k], 1e-6, 1.0)).sum())
+            correct += int((probs.argmax(1) == k).sum())
+            total += len(probs)
+    return nll / total, correct / total
+
+
+__all__ = ["CLASSIFIERS", "KMeansVote", "MLPVote", "PrecalcMLP", "MetaClassifier", "load_classifier",
+           "check_identity", "mean_nll"]

@@ -1,0 +1,180 @@
+"""Evaluate the shipped meta-classifiers on meta-test fingerprints (images never used in training).
+
+    python -m meta_classifier.evaluate [--json PATH] [--plot PATH] [--no-loo]
+
+1. Identification accuracy of precalc / mlp_vote / kmeans_vote against the test batch size 1, 2, 4, ..., 1024:
+   per known dataset, batches of b meta-test fingerprints of its original images (--all-variants: also of its
+   augmented variants) are drawn; a batch counts as right when the arg-max dataset is the true one. A dataset with
+   fewer than b meta-test images is sampled WITH replacement (listed in the output), so large-b numbers for small
+   datasets repeat images.
+2. Leave-one-dataset-out: for each known dataset, a precalc classifier with the shipped config is trained on the
+   other datasets' meta-train fingerprints and shown batches (size --loo-batch) of the removed dataset's meta-test
+   fingerprints: which known dataset it picks, how often, and with what mean confidence.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from meta_classifier.classifiers import CLASSIFIERS, PrecalcMLP, load_classifier
+from meta_classifier.errors import ArtifactError, FingerprintMismatch, MetaDataError
+from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_catalogue, \
+    load_fingerprints
+
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+BATCH_SIZES = [2 ** i for i in range(11)]
+KINDS = ("precalc", "mlp_vote", "kmeans_vote")
+CHUNK_IMAGES = 1 << 17  # fingerprints per predict call, to bound memory at b = 1024
+
+
+def batches_per_dataset(b: int, scale: float = 1.0) -> int:
+    """Fewer batches at large b (each costs b images); at least 10 per dataset."""
+    return max(10, int(scale * min(100, 4096 // b)))
+
+
+def accuracy_by_batch_size(classifiers: dict, test: FingerprintSet, batch_sizes: list[int], scale: float,
+                           seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """{kind: {str(b): accuracy}} and, at each b, {kind: {dataset: accuracy}} for b = 64 (per-dataset detail)."""
+    results = {kind: {} for kind in classifiers}
+    per_dataset = {kind: {} for kind in classifiers}
+    for b in batch_sizes:
+        sampler = BatchSampler(test, seed=seed + b)  # the same batches for every classifier
+        n = batches_per_dataset(b, scale)
+        correct = {kind: 0 for kind in classifiers}
+        total = 0
+        for k in range(test.n_datasets):
+            batches = sampler.sample_dataset(k, n, b)
+            step = max(1, CHUNK_IMAGES // b)
+            for kind, classifier in classifiers.items():
+                hits = sum(int((classifier.predict_proba_many(batches[i:i + step]).argmax(1) == k).sum())
+                           for i in range(0, n, step))
+                correct[kind] += hits
+                if b == 64:
+                    per_dataset[kind][test.names[k]] = hits / n
+            total += n
+        for kind in classifiers:
+            results[kind][str(b)] = correct[kind] / total
+    return results, per_dataset
+
+
+def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: dict, batch: int, n_batches: int,
+                  steps: int | None, seed: int) -> list[dict]:
+    rows = []
+    for k, name in enumerate(train.names):
+        start = time.perf_counter()
+        classifier = PrecalcMLP(config).fit(train.without(k), budget=steps, seed=seed)
+        held_out = FingerprintSet([name], [g.__class__(0, g.variant, g.features) for g in test.groups_of(k)],
+                                  test.feature_dim, test.identity)
+        probs = classifier.predict_proba_many(BatchSampler(held_out, seed=seed).sample_dataset(0, n_batches, batch))
+        picks = Counter(probs.argmax(1).tolist())
+        chosen, count = picks.most_common(1)[0]
+        rows.append({"removed": name, "chosen": classifier.names[chosen], "share": count / n_batches,
+                     "mean_confidence": float(probs[probs.argmax(1) == chosen, chosen].mean()),
+                     "runner_up": classifier.names[picks.most_common(2)[1][0]] if len(picks) > 1 else None,
+                     "seconds": round(time.perf_counter() - start, 1)})
+        print(f"  {name:20s} -> {rows[-1]['chosen']:20s} share {rows[-1]['share']:.2f} "
+              f"confidence {rows[-1]['mean_confidence']:.3f}", flush=True)
+    return rows
+
+
+def plot(results: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for kind, accuracy in results.items():
+        sizes = [int(b) for b in accuracy]
+        axis.plot(sizes, [accuracy[str(b)] for b in sizes], marker="o", label=kind)
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("test batch size (images of one dataset)")
+    axis.set_ylabel("identification accuracy")
+    axis.set_ylim(0, 1.02)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    axis.set_title(title)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m meta_classifier.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--metadata", type=Path, default=DEFAULT_METADATA_DIR)
+    parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--plot", type=Path, help="write the accuracy plot (PNG) here")
+    parser.add_argument("--all-variants", action="store_true", help="also test on augmented variants")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies the number of test batches")
+    parser.add_argument("--no-loo", action="store_true", help="skip the leave-one-dataset-out table")
+    parser.add_argument("--loo-batch", type=int, default=64)
+    parser.add_argument("--loo-steps", type=int, help="training steps per leave-one-out fit (default: config)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=123)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    try:
+        identity = load_catalogue(args.metadata)["fingerprint_network"]
+        classifiers = {kind: load_classifier(args.artifacts, kind, identity) for kind in KINDS}
+        test = load_fingerprints(args.metadata, "test", variants=None if args.all_variants else (0,),
+                                 datasets=classifiers["precalc"].names)
+    except (MetaDataError, ArtifactError, FingerprintMismatch) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sizes = {name: sum(len(g.features) for g in test.groups_of(k)) for k, name in enumerate(test.names)}
+    print(f"{test.n_datasets} known datasets; meta-test images per dataset: "
+          + ", ".join(f"{name} {n}" for name, n in sizes.items()))
+    start = time.perf_counter()
+    results, per_dataset = accuracy_by_batch_size(classifiers, test, BATCH_SIZES, args.scale, args.seed)
+    print(f"\nidentification accuracy on meta-test ({time.perf_counter() - start:.0f} s)")
+    print(f"{'batch':>6} " + " ".join(f"{kind:>12}" for kind in KINDS))
+    for b in BATCH_SIZES:
+        print(f"{b:>6} " + " ".join(f"{results[kind][str(b)]:>12.4f}" for kind in KINDS))
+    for b in BATCH_SIZES:
+        small = [name for name, n in sizes.items() if n < b]
+        if small:
+            print(f"sampled with replacement from b = {b}: {', '.join(small)}")
+            break
+    weakest = sorted(per_dataset["precalc"].items(), key=lambda item: item[1])[:3]
+    print("precalc at b=64, weakest datasets: " + ", ".join(f"{n} {a:.3f}" for n, a in weakest))
+    output = {kind: results[kind] for kind in KINDS}
+    output["details"] = {"per_dataset_at_64": per_dataset, "meta_test_images": sizes,
+                         "variants": "all" if args.all_variants else "original",
+                         "batches_per_dataset": {str(b): batches_per_dataset(b, args.scale) for b in BATCH_SIZES},
+                         "configs": {kind: classifiers[kind].config for kind in KINDS}}
+    if not args.no_loo:
+        print(f"\nleave-one-dataset-out (precalc, shipped config, test batch {args.loo_batch})")
+        train = load_fingerprints(args.metadata, "train", datasets=classifiers["precalc"].names)
+        output["leave_one_out"] = leave_one_out(train, test, classifiers["precalc"].config, args.loo_batch,
+                                                batches_per_dataset(args.loo_batch, args.scale), args.loo_steps,
+                                                args.seed)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, args.json)
+    if args.plot:
+        plot(results, args.plot, f"meta-classifier identification, {test.n_datasets} known datasets")
+    return 0
+
+
+__all__ = ["main", "accuracy_by_batch_size", "leave_one_out", "CLASSIFIERS"]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Build the known-dataset catalogue and cached fingerprints for the meta-classifier (metadata/).
+
+For every known dataset: load it (shared raw folder, scikit-learn digits, the official miniciao sample, or a TFDS
+builder with --tfds NAME for users with internet), keep at most --max-images (stratified), split it stratified into
+meta-train / meta-test, write that as an AutoDL dataset into --work-dir (gitignored) with the project's writer,
+read it back with the project's reader (so fingerprints see exactly what a Model sees), add whole-dataset
+augmented variants of up to --variant-images images each, fingerprint everything and save
+OUT/fingerprints/NAME.npz (float16) plus OUT/catalogue.json.
+
+    python -m scripts.build_meta_dataset --raw-root ../shared/datasets_raw --out metadata/
+    python -m scripts.build_meta_dataset --out metadata/ --tfds cifar10 --tfds eurosat   # adds to the catalogue
+
+An existing catalogue made by the same fingerprint network is extended (entries of rebuilt datasets replaced).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autodl_format.errors import DatasetError
+from meta_classifier.errors import MetaDataError
+from meta_classifier.fingerprint import DEFAULT_BACKBONES, DEFAULT_INPUT_SIZE, FingerprintNet
+from meta_classifier.known import CATALOGUE_FILE
+from meta_classifier.variants import VARIANTS, make_variant
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MINICIAO = Path("autodl_sample_data/AutoDL_sample_data/miniciao")
+
+
+def read_subset(subset_dir: Path) -> list[np.ndarray]:
+    """All examples of one AutoDL subset as float32 (H, W, C) in [0, 1] (videos: their middle frame)."""
+    from autodl_format.reader import AutoDLDataset
+
+    images = []
+    for example, _ in AutoDLDataset(subset_dir).iter_numpy():
+        images.append(example[example.shape[0] // 2])
+    return images
+
+
+def autodl_splits(dataset_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    from autodl_format.reader import find_data_dir
+
+    data_dir = find_data_dir(dataset_dir)
+    return read_subset(data_dir / "train"), read_subset(data_dir / "test")
+
+
+def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: int, test_fraction: float,
+                seed: int) -> tuple[str, Path, dict]:
+    """Make (or find, for AutoDL sources) the AutoDL dataset of one source; returns (name, dir, catalogue info)."""
+    from scripts.make_dataset import load_source, make_dataset, subsample
+
+    kind, _, argument = source.partition(":")
+    if kind == "autodl":  # already in AutoDL format: used as it is
+        dataset_dir = Path(argument)
+        return dataset_dir.name, dataset_dir, {"source": f"autodl:{dataset_dir.name}"}
+    image_set = load_source(source, raw_root, max_images if kind == "tfds" else None, None)
+    used = subsample(image_set, max_images, seed)
+    name = image_set.name.replace(".", "_")
+    dataset_dir = make_dataset(used, work_dir, name, test_fraction, "png", seed, overwrite=True)
+    return name, dataset_dir, {"source": source, "source_samples": len(image_set)}
+
+
+def image_shapes(images: list[np.ndarray]) -> dict:
+    shapes = np.array([image.shape for image in images])
+    return {"min": shapes.min(0).tolist(), "max": shapes.max(0).tolist()}
+
+
+def fingerprint_dataset(net: FingerprintNet, name: str, train: list[np.ndarray], test: list[np.ndarray],
+                        variant_images: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Fingerprints of the originals and of each variant (meta-train/meta-test kept apart per variant)."""
+    rng = np.random.default_rng(seed)
+    features, splits, variants, counts = [], [], [], {}
+    n_train_var = int(round(variant_images * len(train) / (len(train) + len(test))))
+    for v, variant in enumerate(VARIANTS):
+        if v == 0:
+            parts = (train, test)
+        else:  # the same share of meta-train / meta-test as the originals, capped at variant_images
+            pick_train = rng.permutation(len(train))[:max(1, n_train_var)]
+            pick_test = rng.permutation(len(test))[:max(1, variant_images - n_train_var)]
+            parts = ([train[i] for i in pick_train], [test[i] for i in pick_test])
+        for split, images in enumerate(parts):
+            transformed = make_variant(variant, images, seed=_stable_seed(name, v, split, seed))
+            features.append(net(transformed))
+            splits.append(np.full(len(images), split, dtype=np.uint8))
+            variants.append(np.full(len(images), v, dtype=np.uint8))
+        counts[variant] = {"meta_train": len(parts[0]), "meta_test": len(parts[1])}
+    return np.concatenate(features), np.concatenate(splits), np.concatenate(variants), counts
+
+
+def _stable_seed(*parts: object) -> int:
+    # Python's hash() of strings changes between processes; this does not
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def default_sources(raw_root: Path | None) -> list[str]:
+    from autodl_format.sources import RAW_DATASETS
+
+    sources = ["digits"]
+    if raw_root is not None:
+        sources += [f"raw:{name}" for name in RAW_DATASETS]
+        if (raw_root / MINICIAO).is_dir():
+            sources.append(f"autodl:{raw_root / MINICIAO}")
+    return sources
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.build_meta_dataset", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw-root", type=Path, help="the shared raw datasets folder (adds all of its datasets)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "metadata", help="metadata directory (metadata/)")
+    parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / "data" / "known",
+                        help="where the AutoDL copies of the known datasets go (data/known, gitignored)")
+    parser.add_argument("--tfds", action="append", default=[], metavar="NAME",
+                        help="also add TFDS builder NAME (needs internet or a prepared TFDS data dir); repeatable")
+    parser.add_argument("--only", nargs="*", help="restrict to these sources (e.g. digits raw:coil20)")
+    parser.add_argument("--no-defaults", action="store_true", help="only the --tfds / --only sources")
+    parser.add_argument("--max-images", type=int, default=600, help="images kept per dataset (600)")
+    parser.add_argument("--variant-images", type=int, default=160, help="images per augmented variant (160)")
+    parser.add_argument("--test-fraction", type=float, default=0.3, help="meta-test share per class (0.3)")
+    parser.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE, help="fingerprint input side (96)")
+    parser.add_argument("--backbones", default=",".join(DEFAULT_BACKBONES),
+                        help="fingerprint backbone preference order (resnet18,efficientnet_lite0)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1; the machine is shared)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if args.only:
+        sources = list(args.only)
+    else:
+        sources = [] if args.no_defaults else default_sources(args.raw_root)
+    sources += [f"tfds:{name}" for name in args.tfds]
+    if not sources:
+        print("error: no sources (give --raw-root, --tfds NAME or --only SOURCE ...)", file=sys.stderr)
+        return 2
+    net = FingerprintNet(args.backbones.split(","), input_size=args.input_size)
+    for reason in net.skipped:
+        print(f"note: {reason}; using {net.backbone.name}")
+    out = args.out
+    (out / "fingerprints").mkdir(parents=True, exist_ok=True)
+    catalogue_path = out / CATALOGUE_FILE
+    entries: dict[str, dict] = {}
+    if catalogue_path.is_file():
+        old = json.loads(catalogue_path.read_text(encoding="utf-8"))
+        if old.get("fingerprint_network") == net.identity:
+            entries = {entry["name"]: entry for entry in old["datasets"]}
+        else:
+            print(f"note: {catalogue_path} was made by another fingerprint network; starting a new catalogue")
+    failures = 0
+    for source in sources:
+        start = time.perf_counter()
+        try:
+            name, dataset_dir, info = materialise(source, args.raw_root, args.work_dir, args.max_images,
+                                                  args.test_fraction, args.seed)
+            train, test = autodl_splits(dataset_dir)
+        except (DatasetError, MetaDataError, OSError, ValueError) as err:
+            print(f"error: {source}: {err}", file=sys.stderr)
+            failures += 1
+            continue
+        features, splits, variants, counts = fingerprint_dataset(net, name, train, test, args.variant_images,
+                                                                 args.seed)
+        file = Path("fingerprints") / f"{name}.npz"
+        tmp = out / f"{file}.tmp.npz"
+        np.savez_compressed(tmp, features=features.astype(np.float16), split=splits, variant=variants)
+        os.replace(tmp, out / file)
+        from autodl_format.metadata import load_metadata
+        from autodl_format.reader import find_data_dir
+
+        entries[name] = {
+            "name": name, **info, "classes": load_metadata(find_data_dir(dataset_dir) / "train").get_output_size(),
+            "image_shape": image_shapes(train + test), "autodl_dir": str(dataset_dir),
+            "samples": {"meta_train": len(train), "meta_test": len(test)}, "fingerprints": counts,
+            "file": str(file), "sha256": sha256(out / file),
+        }
+        print(f"{name}: {len(train)} meta-train + {len(test)} meta-test images, {len(features)} fingerprints "
+              f"({time.perf_counter() - start:.1f} s)", flush=True)
+    catalogue = {"fingerprint_network": net.identity, "variants": list(VARIANTS),
+                 "built_with": "python -m scripts.build_meta_dataset", "max_images": args.max_images,
+                 "variant_images": args.variant_images, "test_fraction": args.test_fraction,
+                 "datasets": sorted(entries.values(), key=lambda e: e["name"])}
+    tmp = catalogue_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(catalogue, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, catalogue_path)
+    total = sum((out / e["file"]).stat().st_size for e in catalogue["datasets"])
+    print(f"catalogue: {len(catalogue['datasets'])} datasets, fingerprints {total / 1e6:.1f} MB in {out}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
