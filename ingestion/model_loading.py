@@ -29,9 +29,13 @@ def submission_on_path(code_dir: str, extra_dirs: tuple[str, ...] = ()) -> Itera
 
     The official ingestion appends it at the end, so any other module called `model` earlier on the path (for
     example this repository's own model.py when run from the repo root) would shadow the submission (protocol 8).
-    `extra_dirs` (the ingestion program dir) go at the end, as officially.
+    `extra_dirs` (the ingestion program dir) go at the end, as officially. On exit the path is restored and the
+    modules the run imported from the code directory are dropped from sys.modules, so a later `import model` (or a
+    second run with another code directory) in this process is not served this submission from the cache.
     """
     front = code_paths(code_dir)
+    previous_model = sys.modules.get("model")
+    modules_before = set(sys.modules)
     for p in reversed(front):
         sys.path.insert(0, p)
     added_back = [p for p in map(os.path.abspath, extra_dirs) if p not in sys.path]
@@ -42,6 +46,12 @@ def submission_on_path(code_dir: str, extra_dirs: tuple[str, ...] = ()) -> Itera
         for p in front + added_back:
             if p in sys.path:
                 sys.path.remove(p)  # removes the first occurrence: the one inserted at the front
+        for name in set(sys.modules) - modules_before:
+            origin = os.path.abspath(getattr(sys.modules[name], "__file__", None) or "")
+            if any(origin.startswith(d + os.sep) for d in front):
+                del sys.modules[name]
+        if previous_model is not None:
+            sys.modules["model"] = previous_model
 
 
 def import_model_class(code_dir: str) -> type:

@@ -100,6 +100,7 @@ def _ingest(task: Any, code_dir: str, summary: IngestionSummary, watchdog: Watch
     log.info(f"task {task.name}: {train_meta.size()} train / {test_meta.size()} test examples, "
              f"{test_meta.get_output_size()} classes; time budget {T:g} s"
              + (f", hard stop (grace {grace:g} s)" if watchdog else ""))
+    datasets = (task.train.get_dataset(), task.test.get_dataset())  # built before start, as officially
     model = _construct_model(code_dir, train_meta, init_time_cap, summary, watchdog, grace)
     start = time.time()
     # Every output write holds the watchdog's lock, so the watchdog never kills ingestion mid-write.
@@ -112,7 +113,8 @@ def _ingest(task: Any, code_dir: str, summary: IngestionSummary, watchdog: Watch
         if model is None:
             summary.stop_reason = "model construction failed"
         else:
-            _Loop(model, task, expected_shape, start, summary, lock, hard_stop=watchdog is not None).run()
+            _Loop(model, datasets, task.name, expected_shape, start, summary, lock,
+                  hard_stop=watchdog is not None).run()
     finally:
         end = time.time()
         summary.duration = end - start
@@ -156,9 +158,9 @@ def _construct_model(code_dir: str, metadata: Any, cap: float, summary: Ingestio
 class _Loop:
     """The train/test/write loop of protocol 3.2, step 4. `self.step` names what is running, for error messages."""
 
-    def __init__(self, model: Any, task: Any, expected_shape: tuple[int, int], start: float,
-                 summary: IngestionSummary, lock: Callable[[], ContextManager], hard_stop: bool) -> None:
-        self.model, self.task, self.expected_shape = model, task, expected_shape
+    def __init__(self, model: Any, datasets: tuple[Any, Any], task_name: str, expected_shape: tuple[int, int],
+                 start: float, summary: IngestionSummary, lock: Callable[[], ContextManager], hard_stop: bool) -> None:
+        self.model, self.datasets, self.task_name, self.expected_shape = model, datasets, task_name, expected_shape
         self.start, self.summary, self.lock = start, summary, lock
         self.deadline = start + summary.time_budget
         self.alarm = Alarm(HardStop, f"time budget of {summary.time_budget:g} s is over") if hard_stop else None
@@ -197,7 +199,7 @@ class _Loop:
         has_done_training = hasattr(model, "done_training")
         if not has_done_training:
             log.warning("the Model has no done_training attribute: looping until test returns None or time runs out")
-        train_set, test_set = self.task.train.get_dataset(), self.task.test.get_dataset()
+        train_set, test_set = self.datasets
         k = 0
         while not (has_done_training and model.done_training):
             self.step = f"Model.train (call {k + 1}, after {k} predictions)"
@@ -233,7 +235,7 @@ class _Loop:
             if self.alarm is not None and timestamp > self.deadline:
                 return False
             outputs.append_prediction_time(self.summary.output_dir, k, timestamp)
-            outputs.write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task.name, k)),
+            outputs.write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task_name, k)),
                                  text)
         self.summary.prediction_times.append(timestamp - self.start)
         return True

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -256,12 +258,18 @@ def test_init_cap_interrupts_a_slow_constructor(miniciao_dir, tmp_path):
     assert 1.0 <= summary.init_duration < 5.0
 
 
-def test_submission_model_wins_over_a_cached_or_earlier_model_module(miniciao_dir, tmp_path):
+def test_submission_model_wins_over_a_cached_or_earlier_model_module(miniciao_dir, tmp_path, monkeypatch):
+    # An unrelated module already cached as `model` (as when this repo's own model.py was imported) must neither
+    # shadow the submissions nor be lost after the runs.
+    unrelated = types.ModuleType("model")
+    monkeypatch.setitem(sys.modules, "model", unrelated)
     first = write_model(tmp_path / "first", STOPS_AFTER_THREE)
     second = write_model(tmp_path / "second", STOPS_AFTER_THREE.replace(">= 3", ">= 1"))
     assert _run(miniciao_dir, first, tmp_path / "out1").n_predictions == 3
     assert _run(miniciao_dir, second, tmp_path / "out2").n_predictions == 1
     assert len(read_calls(second)) == 2
+    assert sys.modules["model"] is unrelated
+    assert str(first) not in sys.path and str(second) not in sys.path
 
 
 def test_rerun_into_the_same_output_dir_replaces_old_predictions(miniciao_dir, tmp_path):
