@@ -300,7 +300,7 @@ def _pick_tfds_keys(features: object, builder_name: str) -> tuple[str, str]:
     import tensorflow_datasets as tfds
 
     def first(kinds: tuple[type, ...], preferred: str) -> str | None:
-        if isinstance(features.get(preferred), kinds):
+        if preferred in features.keys() and isinstance(features[preferred], kinds):
             return preferred
         return next((key for key in sorted(features.keys()) if isinstance(features[key], kinds)), None)
 

@@ -1,0 +1,139 @@
+"""Convert labelled images into an AutoDL dataset (NAME.data/{{train,test}}, NAME.solution, ...), split
+stratified into train and test.
+
+Sources:
+  digits             the 1797 8x8 digits bundled with scikit-learn
+  raw:NAME           a dataset of the shared raw folder (--raw-root), NAME one of: {raw_names}
+  folder:PATH        one sub-folder per class, any images PIL reads, any sizes
+  tfds:BUILDER       a TensorFlow Datasets builder (downloads unless already in --tfds-data-dir)
+  mock-tfds:BUILDER  the same builder filled with generated examples, offline (tfds.testing.mock_data)
+
+Examples:
+  python -m scripts.make_dataset --source digits --out data
+  python -m scripts.make_dataset --source raw:coil20 --out data --test-fraction 0.3
+  python -m scripts.make_dataset --source folder:~/photos/pets --out data --name pets --encoding jpeg
+  python -m scripts.make_dataset --source tfds:cifar10 --out data --max-samples 5000
+  python -m scripts.make_dataset --source mock-tfds:mnist --out /tmp/mock --max-samples 40
+
+The result is OUT/NAME; give that directory to ingestion as --dataset_dir. Neither the name nor the output
+path may contain "train" (see the protocol doc, section 1.2).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autodl_format.errors import DatasetError
+from autodl_format.image_set import ImageSet, stratified_split
+from autodl_format.sources import RAW_DATASETS, from_image_folder, from_shared_raw, from_tfds, sklearn_digits
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RAW_ROOT = REPO_ROOT.parent / "shared" / "datasets_raw"
+DIGITS_NAME = "digits"
+DIGITS_TEST_FRACTION = 0.2
+MOCK_EXAMPLES = 20
+
+
+class UsageError(Exception):
+    """A bad command-line argument."""
+
+
+def load_source(source: str, raw_root: Path | None, max_samples: int | None, tfds_data_dir: Path | None) -> ImageSet:
+    """Turn a --source value into an ImageSet (tfds sources stop reading at max_samples)."""
+    kind, _, argument = source.partition(":")
+    if kind == "digits" and not argument:
+        return sklearn_digits()
+    if not argument:
+        raise UsageError(f"--source {source!r}: expected digits, raw:NAME, folder:PATH, tfds:BUILDER or "
+                         f"mock-tfds:BUILDER")
+    if kind == "raw":
+        if raw_root is None:
+            raise UsageError(f"--source {source}: no raw dataset root ({DEFAULT_RAW_ROOT} does not exist); "
+                             f"pass --raw-root")
+        return from_shared_raw(argument, raw_root)
+    if kind == "folder":
+        return from_image_folder(Path(argument).expanduser())
+    if kind == "tfds":
+        return from_tfds(argument, data_dir=tfds_data_dir, max_samples=max_samples)
+    if kind == "mock-tfds":
+        from autodl_format.tf_import import tf  # noqa: F401  (torch before tf, then tfds)
+        import tensorflow_datasets as tfds
+
+        with tfds.testing.mock_data(num_examples=max_samples or MOCK_EXAMPLES):
+            return from_tfds(argument, max_samples=max_samples)
+    raise UsageError(f"--source {source!r}: unknown kind {kind!r} (digits, raw, folder, tfds, mock-tfds)")
+
+
+def subsample(image_set: ImageSet, max_samples: int | None, seed: int) -> ImageSet:
+    """About max_samples examples, drawn per class so every class keeps its share."""
+    if max_samples is None or len(image_set) <= max_samples:
+        return image_set
+    return stratified_split(image_set, max_samples / len(image_set), seed)[1]
+
+
+def make_dataset(image_set: ImageSet, out: Path, name: str, test_fraction: float, encoding: str, seed: int,
+                 overwrite: bool = False) -> Path:
+    """Split stratified and write; returns OUT/NAME."""
+    from autodl_format.writer import write_dataset  # imports TensorFlow: only when something is written
+
+    train, test = stratified_split(image_set, test_fraction, seed)
+    return write_dataset(train, test, out, name, encoding=encoding, overwrite=overwrite)
+
+
+def ensure_digits_dataset(root: str | Path) -> Path:
+    """root/digits as an AutoDL dataset: converted from scikit-learn's digits on first use, reused afterwards
+    (rewritten when the existing copy does not load)."""
+    from autodl_format.reader import load_task
+
+    dataset_dir = Path(root) / DIGITS_NAME
+    if dataset_dir.exists():
+        try:
+            load_task(dataset_dir, check="framing")
+            return dataset_dir
+        except DatasetError:
+            pass
+    return make_dataset(sklearn_digits(), Path(root), DIGITS_NAME, DIGITS_TEST_FRACTION, "png", seed=0,
+                        overwrite=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.make_dataset",
+                                     description=__doc__.format(raw_names=", ".join(RAW_DATASETS)),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, help="digits | raw:NAME | folder:PATH | tfds:BUILDER | "
+                                                        "mock-tfds:BUILDER")
+    parser.add_argument("--out", type=Path, required=True, help="output directory; the dataset goes to OUT/NAME")
+    parser.add_argument("--name", help="dataset name (default: from the source); letters, digits, _ and -")
+    parser.add_argument("--raw-root", type=Path, default=DEFAULT_RAW_ROOT if DEFAULT_RAW_ROOT.is_dir() else None,
+                        help=f"shared raw datasets folder (default {DEFAULT_RAW_ROOT} when it exists)")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of each class in test (0.2)")
+    parser.add_argument("--max-samples", type=int, help="keep about this many examples (stratified; tfds: the "
+                                                        "first ones read; mock-tfds: examples generated)")
+    parser.add_argument("--encoding", choices=("png", "jpeg", "dense"), default="png",
+                        help="frame storage: png (lossless, default), jpeg (smaller, lossy), dense (float32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and subsampling (0)")
+    parser.add_argument("--tfds-data-dir", type=Path, help="TFDS data directory (default: TFDS's own)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT/NAME if it exists")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.max_samples is not None and args.max_samples < 2:
+            raise UsageError("--max-samples must be at least 2")
+        image_set = load_source(args.source, args.raw_root, args.max_samples, args.tfds_data_dir)
+        image_set = subsample(image_set, args.max_samples, args.seed)
+        name = args.name or image_set.name
+        dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, args.encoding, args.seed,
+                                   args.overwrite)
+    except (UsageError, DatasetError, ValueError, FileExistsError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{dataset_dir}: {len(image_set)} examples, {image_set.num_classes} classes, {args.encoding}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
