@@ -1,0 +1,126 @@
+"""The learner's configuration: a small typed dataclass read from a JSON file in `portfolio/`.
+
+Every field has a validated range; a bad file raises ConfigError with one line naming the file and the field.
+The meta-classifier picks one of these files per dataset; `generalist.json` is the default.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
+DEFAULT_CONFIG = "generalist"
+CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a JSON path; the constructor keyword wins over it
+
+BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "resnet18")
+OPTIMIZERS = ("adam", "sgd")
+
+
+class ConfigError(ValueError):
+    """A learner configuration file or value is invalid. One-line message naming the file and field."""
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
+    resolution: int = 64                   # images are resized (aspect NOT kept) to resolution x resolution
+    optimizer: str = "sgd"                 # "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6; or "adam"
+    lr: float = 0.01
+    batch_size: int = 64
+    dropout: float = 0.1                   # before the linear classifier
+    freeze_fraction: float = 0.3           # leading fraction of the backbone's parameter tensors kept frozen
+    augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
+    video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
+    max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
+    first_fit_samples: int = 1024          # train examples behind the first (closed-form) prediction
+    first_head_l2: float = 10.0            # ridge penalty of that first head (on standardised features)
+    early_predictions: bool = True         # False: no first ridge prediction, fine-tune then predict once at the end
+    prediction_growth: float = 1.5         # next evaluation at elapsed * growth (a geometric grid in time)
+    min_prediction_gap_s: float = 2.0      # and at least this many seconds after the previous one
+    validation_fraction: float = 0.1       # of the first-read subset, capped by validation_max
+    validation_max: int = 256
+    patience: int = 2                      # evaluations without improvement before the lr is cut (x0.3)
+    max_lr_cuts: int = 3                   # after this many cuts without improvement training stops
+    flip_test_after: int = 2               # from this many predictions on, average with horizontally flipped test
+
+    def __post_init__(self) -> None:
+        _check_choice("backbone", self.backbone, BACKBONES)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_range("resolution", self.resolution, 16, 512, integer=True)
+        _check_range("lr", self.lr, 1e-5, 0.5)
+        _check_range("batch_size", self.batch_size, 16, 128, integer=True)
+        _check_range("dropout", self.dropout, 0.01, 0.99)
+        _check_range("freeze_fraction", self.freeze_fraction, 0.0, 1.0)
+        _check_range("augmentation", self.augmentation, 0, 2, integer=True)
+        _check_range("video_frames", self.video_frames, 1, 32, integer=True)
+        _check_range("max_train_samples", self.max_train_samples, 16, 1_000_000, integer=True)
+        _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
+        _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
+        if not isinstance(self.early_predictions, bool):
+            raise ConfigError(f"early_predictions must be true or false, not {self.early_predictions!r}")
+        _check_range("prediction_growth", self.prediction_growth, 1.05, 4.0)
+        _check_range("min_prediction_gap_s", self.min_prediction_gap_s, 0.0, 600.0)
+        _check_range("validation_fraction", self.validation_fraction, 0.0, 0.5)
+        _check_range("validation_max", self.validation_max, 0, 100_000, integer=True)
+        _check_range("patience", self.patience, 1, 100, integer=True)
+        _check_range("max_lr_cuts", self.max_lr_cuts, 0, 20, integer=True)
+        _check_range("flip_test_after", self.flip_test_after, 0, 1000, integer=True)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _check_range(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
+    kind_ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not kind_ok:
+        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, not {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must lie in [{low:g}, {high:g}], not {value!r}")
+
+
+def config_path(name_or_path: str) -> Path:
+    """A portfolio name ("generalist") or a path to a JSON file."""
+    if name_or_path.endswith(".json") or os.sep in name_or_path:
+        return Path(name_or_path)
+    return PORTFOLIO_DIR / f"{name_or_path}.json"
+
+
+def load_config(name_or_path: str | None = None) -> LearnerConfig:
+    """Read and validate a config; None means env AUTODL_LEARNER_CONFIG, else the generalist."""
+    path = config_path(name_or_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config ({error})") from None
+    try:
+        return config_from_dict(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def config_from_dict(raw: object) -> LearnerConfig:
+    """Validate a plain dict (unknown keys are errors: a typo must not silently fall back to a default)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"a config must be a JSON object, not {type(raw).__name__}")
+    known = {f.name for f in fields(LearnerConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown field(s) {', '.join(unknown)}")
+    # JSON has one number type: accept 1.0 for integer fields, as BOHB-sampled configs often carry floats.
+    cleaned = {}
+    for field in fields(LearnerConfig):
+        if field.name in raw:
+            value = raw[field.name]
+            if field.type == "int" and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            cleaned[field.name] = value
+    return LearnerConfig(**cleaned)

@@ -1,0 +1,172 @@
+"""Read the AutoDL tf.data datasets once into compact uint8 arrays the learner trains and predicts from.
+
+Each example (T, H, W, C) float32 becomes `frames` uint8 (F, R, R, C): F frames sampled evenly over time
+(F = 1 for images), each resized in TensorFlow to R x R (a plain resize: the aspect ratio is NOT kept, which lets
+variable-size images batch together). Channels stay as stored (1 for grey); `to_float_batch` expands them to 3.
+DENSE data is stored "as is" by AutoDL (sometimes 0-255, sometimes [-1, 1]): the value range seen in the first
+train batch fixes an affine map into [0, 1] that is then used for train and test alike.
+
+Both dataset kinds are read: an eager TF2 dataset (our ingestion) by plain iteration, and a graph-mode TF1 dataset
+(the platform's ingestion; TF2 with eager execution off) through a one-shot iterator and a compat.v1 Session.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from autodl_format.tf_import import tf
+
+READ_BATCH = 128
+
+
+class DataReadError(RuntimeError):
+    """The dataset given to train/test cannot be read. One-line message."""
+
+
+@dataclass
+class ValueRange:
+    """Affine map of raw example values into [0, 1], fixed from the first train batch."""
+
+    low: float = 0.0
+    high: float = 1.0
+
+    @classmethod
+    def from_batch(cls, batch: np.ndarray) -> "ValueRange":
+        low, high = float(batch.min()), float(batch.max())
+        if low >= -1e-3 and high <= 1.0 + 1e-3:
+            return cls(0.0, 1.0)  # already [0, 1] (all COMPRESSED data, most DENSE data)
+        if low >= 0.0 and high <= 255.0:
+            return cls(0.0, 255.0)
+        return cls(min(low, 0.0), high if high > low else low + 1.0)
+
+    def to_uint8(self, batch: np.ndarray) -> np.ndarray:
+        scaled = (batch - self.low) * (255.0 / (self.high - self.low))
+        return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _preprocess_fn(frames: int, resolution: int):
+    """TF function: (T, H, W, C) float32 -> (frames, R, R, C) float32, frames sampled evenly over T."""
+
+    def prep(example: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        length = tf.shape(example)[0]
+        index = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), frames)), tf.int32)
+        picked = tf.gather(example, index)
+        resized = tf.image.resize(picked, (resolution, resolution), antialias=True)
+        return resized, labels
+
+    return prep
+
+
+def _is_graph_dataset(dataset: object) -> bool:
+    if not isinstance(dataset, tf.data.Dataset):
+        raise DataReadError(f"expected a tf.data.Dataset, got {type(dataset).__name__}")
+    return not tf.executing_eagerly()
+
+
+def _batches(dataset: tf.data.Dataset, frames: int, resolution: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order."""
+    if not _is_graph_dataset(dataset):
+        pipeline = (dataset.map(_preprocess_fn(frames, resolution), num_parallel_calls=tf.data.AUTOTUNE,
+                                deterministic=True).batch(READ_BATCH).prefetch(2))
+        for examples, labels in pipeline:
+            yield examples.numpy(), labels.numpy()
+        return
+    # Graph mode (TF1 semantics): build the pipeline in the dataset's own graph and pull with a Session.
+    graph = getattr(dataset, "_graph", None) or tf.compat.v1.get_default_graph()
+    with graph.as_default():
+        pipeline = dataset.map(_preprocess_fn(frames, resolution)).batch(READ_BATCH)
+        next_batch = tf.compat.v1.data.make_one_shot_iterator(pipeline).get_next()
+        session = tf.compat.v1.Session(graph=graph)
+    with session:
+        while True:
+            try:
+                examples, labels = session.run(next_batch)
+            except tf.errors.OutOfRangeError:
+                return
+            yield examples, labels
+
+
+@dataclass
+class ExampleStore:
+    """Examples read so far, as uint8 (N, F, R, R, C), and their labels (N, K) float32."""
+
+    frames: int
+    resolution: int
+    examples: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, examples: np.ndarray, labels: np.ndarray) -> None:
+        self.examples.append(examples)
+        self.labels.append(labels)
+        self.count += len(examples)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """All examples and labels as two arrays (concatenated once, then kept as one block)."""
+        if len(self.examples) > 1:
+            self.examples = [np.concatenate(self.examples)]
+            self.labels = [np.concatenate(self.labels)]
+        if not self.examples:
+            raise DataReadError("no example has been read")
+        return self.examples[0], self.labels[0]
+
+
+class StreamReader:
+    """Reads one dataset incrementally (the iterator survives between calls), at most `cap` examples.
+
+    `read(limit, deadline)` stops after `limit` more examples, at `deadline` (time.monotonic()), or at the end.
+    """
+
+    def __init__(self, dataset: tf.data.Dataset, frames: int, resolution: int, cap: int,
+                 value_range: ValueRange | None = None) -> None:
+        self.store = ExampleStore(frames, resolution)
+        self.cap = cap
+        self.value_range = value_range
+        self.exhausted = False
+        self.seconds = 0.0
+        self._batches = _batches(dataset, frames, resolution)
+        self._pending: tuple[np.ndarray, np.ndarray] | None = None
+
+    def read(self, limit: int | None = None, deadline: float | None = None) -> int:
+        """Read more examples; returns how many were added."""
+        start, added = time.monotonic(), 0
+        want = self.cap - self.store.count if limit is None else min(limit, self.cap - self.store.count)
+        while added < want and not self.exhausted:
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            batch = self._next_batch()
+            if batch is None:
+                break
+            examples, labels = batch
+            if len(examples) > want - added:  # keep the rest for the next call
+                self._pending = (examples[want - added:], labels[want - added:])
+                examples, labels = examples[: want - added], labels[: want - added]
+            if self.value_range is None:
+                self.value_range = ValueRange.from_batch(examples)
+            self.store.add(self.value_range.to_uint8(examples), labels.astype(np.float32))
+            added += len(examples)
+        if self.store.count >= self.cap:
+            self.exhausted = True
+        self.seconds += time.monotonic() - start
+        return added
+
+    def _next_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self._pending is not None:
+            batch, self._pending = self._pending, None
+            return batch
+        try:
+            return next(self._batches)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        except tf.errors.OpError as error:
+            message = (error.message or str(error)).strip().splitlines()[0]
+            raise DataReadError(f"dataset cannot be decoded after {self.store.count} examples: {message}") from None
+
+
+def is_multilabel(labels: np.ndarray) -> bool:
+    """Multilabel when any train row does not hold exactly one positive (softmax needs exactly one)."""
+    return bool(np.any((labels > 0).sum(axis=1) != 1))

@@ -1,0 +1,446 @@
+"""The time-aware learner behind model.py: what to do in each train/test call, given the time left.
+
+Schedule (see the module docs of data, ridge and validation for the parts):
+1. Constructor (outside the budget): backbone built, weights loaded, a warm-up forward and backward.
+2. First train call: read only the first `first_fit_samples` train examples, fit a ridge head on frozen pooled
+   features; the first test call decodes and caches the test set and predicts with it (first prediction).
+3. Later train calls: read the rest of the train data (up to `max_train_samples`, time-boxed), fine-tune, and
+   evaluate on validation at elapsed times growing geometrically (x prediction_growth). A call returns (and the
+   next test predicts) only when validation improved; otherwise it cuts the learning rate after `patience`
+   evaluations, restarting from the best weights, and stops (done_training) after `max_lr_cuts` cuts or when the
+   time left only covers a test pass.
+4. Test calls predict only when there is something new; otherwise they return the last prediction at no cost.
+   From `flip_test_after` predictions on, test predictions average the horizontally flipped images when the
+   time left allows it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from learner.backbones import build_first_available
+from learner.clock import Clock
+from learner.config import LearnerConfig
+from learner.data import StreamReader, is_multilabel
+from learner.network import Classifier, augment
+from learner.ridge import RidgeHead, fit_ridge
+from learner.validation import improves, nauc, split_validation
+
+FALLBACK_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
+INFER_BATCH = 256
+RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharpen them before softmax
+WARMUP_STEPS = 30
+GPU_SYNC_EVERY = 25
+
+
+def get_logger() -> logging.Logger:
+    logger = logging.getLogger("learner")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[learner] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def test_sample_count(metadata) -> int | None:
+    """The test set size, from the test metadata beside the train directory (protocol 1.2); None if absent."""
+    from autodl_format.metadata import load_metadata
+
+    try:
+        return load_metadata(Path(str(metadata.get_dataset_name()).replace("train", "test"))).size()
+    except Exception:  # noqa: BLE001 - only an estimate; the cached test set gives the real count later
+        return None
+
+
+class Learner:
+    def __init__(self, metadata, config: LearnerConfig) -> None:
+        self.log = get_logger()
+        self.cfg = config
+        self.clock = Clock()
+        self.num_classes = int(metadata.get_output_size())
+        sequence, rows, cols, channels = metadata.get_tensor_shape()
+        self.frames = 1 if sequence == 1 else config.video_frames
+        self.expected_test = test_sample_count(metadata)
+        self.rng = np.random.default_rng(0)
+        torch.manual_seed(0)
+        if not os.environ.get("OMP_NUM_THREADS"):
+            torch.set_num_threads(max(1, min(os.cpu_count() or 1, 16)))
+        names = list(dict.fromkeys([config.backbone, *FALLBACK_BACKBONES]))
+        backbone, skipped = build_first_available(names)
+        for reason in skipped:
+            self.log.info("backbone fallback: %s", reason)
+        self.backbone_name = backbone.name
+        self.net = Classifier(backbone, self.num_classes, config.dropout, config.freeze_fraction)
+        self.device = self._place_network()
+        self.amp = self.device.type == "cuda"
+        self.infer_seconds_per_image = self._warm_up()
+        self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) at %dx%d (plain "
+                      "resize) | %d classes | test size %s", config.to_dict(), self.backbone_name, self.device,
+                      torch.get_num_threads(), (sequence, rows, cols, channels), self.frames, config.resolution,
+                      config.resolution, self.num_classes, self.expected_test)
+        self.done_training = False
+        self.train_reader: StreamReader | None = None
+        self.test_reader: StreamReader | None = None
+        self.multilabel = False
+        self.val_index = np.empty(0, dtype=np.int64)
+        self.train_x: torch.Tensor | None = None
+        self.train_y: torch.Tensor | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.lr = config.lr
+        self.steps = 0
+        self.step_seconds = 0.5
+        self.train_seconds = 0.0
+        self.best_score = -np.inf
+        self.best_loss = np.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.plateau = 0
+        self.lr_cuts = 0
+        self.next_eval = 0.0
+        self.first_head: RidgeHead | None = None
+        self.pending: str | RidgeHead | None = None  # what the next test call predicts with
+        self.predictions = 0
+        self.last_prediction: np.ndarray | None = None
+        self.test_seconds_per_image: float | None = None
+
+    # ----------------------------------------------------------------- set-up
+    def _place_network(self) -> torch.device:
+        self.net = self.net.to(memory_format=torch.channels_last)
+        if torch.cuda.is_available():
+            try:
+                self.net.to("cuda")
+                torch.cuda.synchronize()
+                return torch.device("cuda")
+            except Exception as error:  # noqa: BLE001 - a broken CUDA setup must not end the run
+                self.log.info("CUDA failed (%s); using the CPU", str(error).splitlines()[0])
+                self.net.to("cpu")
+        return torch.device("cpu")
+
+    def _warm_up(self) -> float:
+        """One forward+backward (allocations, kernel selection) and a timed inference batch; returns s/image."""
+        r = self.cfg.resolution
+        batch = torch.zeros(4, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
+        self.net.train()
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            self.net(self.net.images(batch), self.frames).float().sum().backward()
+        self.net.zero_grad(set_to_none=True)
+        self.net.eval()
+        batch = torch.zeros(32, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
+        self._logits(batch)
+        start = time.monotonic()
+        self._logits(batch)
+        return (time.monotonic() - start) / 32
+
+    # ----------------------------------------------------------------- helpers
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    @torch.inference_mode()
+    def _logits(self, batch: torch.Tensor, flip: bool = False) -> torch.Tensor:
+        with self._autocast():
+            images = self.net.images(batch)
+            logits = self.net(images, self.frames).float()
+            if flip:
+                logits = (logits + self.net(images.flip(3), self.frames).float()) / 2
+        return logits
+
+    @torch.inference_mode()
+    def _features(self, examples: np.ndarray) -> torch.Tensor:
+        """Frozen pooled features (N, D) of uint8 examples; video frames averaged."""
+        self.net.eval()
+        out = []
+        for i in range(0, len(examples), INFER_BATCH):
+            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
+            with self._autocast():
+                feats = self.net.embed(self.net.images(batch)).float()
+            out.append(feats.view(-1, self.frames, feats.shape[-1]).mean(dim=1).cpu())
+        return torch.cat(out)
+
+    def _probabilities(self, scores: torch.Tensor) -> np.ndarray:
+        """Scores -> probabilities in float64 (float64 keeps confident values apart, fewer ties)."""
+        scores = scores.double()
+        return (torch.sigmoid(scores) if self.multilabel else torch.softmax(scores, dim=1)).numpy()
+
+    def _predict_network(self, examples: np.ndarray, flip: bool) -> torch.Tensor:
+        self.net.eval()
+        out = []
+        for i in range(0, len(examples), INFER_BATCH):
+            out.append(self._logits(torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device), flip).cpu())
+        return torch.cat(out)
+
+    def _estimated_test_seconds(self, flip: bool = False) -> float:
+        per_image = self.test_seconds_per_image or self.infer_seconds_per_image
+        count = self.expected_test if self.test_reader is None else self.test_reader.store.count
+        if count is None:
+            count = self.train_reader.store.count if self.train_reader else 1000
+        seconds = per_image * count * (2 if flip else 1)
+        if self.test_reader is None and self.train_reader is not None and self.train_reader.store.count:
+            seconds += self.train_reader.seconds / self.train_reader.store.count * count  # decoding, once
+        return seconds
+
+    def _use_flip(self) -> bool:
+        return (self.predictions >= self.cfg.flip_test_after and not isinstance(self.pending, RidgeHead)
+                and self.clock.left() > 4 * self._estimated_test_seconds(flip=True) + self.clock.safety_margin())
+
+    def _reserve(self) -> float:
+        """Seconds a train call must leave for the validation pass that ends it and the test pass after it."""
+        per_image = self.test_seconds_per_image or self.infer_seconds_per_image
+        evaluation = per_image * len(self.val_index) * self.frames + self._seconds_per_step()
+        return 1.5 * (self._estimated_test_seconds(flip=self._use_flip()) + evaluation) + self.clock.safety_margin()
+
+    # ----------------------------------------------------------------- train
+    def train(self, dataset, remaining_time_budget: float | None = None) -> None:
+        self.clock.update(remaining_time_budget)
+        if self.done_training:
+            return
+        if self.train_reader is None:
+            self._first_read(dataset)
+            self._fit_first_head()
+            if self.cfg.early_predictions:
+                return
+        self._fine_tune()
+
+    def _first_read(self, dataset) -> None:
+        cfg = self.cfg
+        self.train_reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
+        limit = cfg.first_fit_samples if cfg.early_predictions else None
+        self.train_reader.read(limit=limit, deadline=self.clock.deadline - self._reserve())
+        examples, labels = self.train_reader.store.arrays()
+        self.multilabel = is_multilabel(labels)
+        self.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, self.multilabel,
+                                          self.rng)
+        self.log.info("read %d train examples in %.1fs (%s) | %s | validation %d examples%s",
+                      len(examples), self.train_reader.seconds, "all" if self.train_reader.exhausted else "more left",
+                      "multilabel (sigmoid, BCE)" if self.multilabel else "multiclass (softmax, CE)",
+                      len(self.val_index), "" if len(self.val_index) else " (too few: predict on the time grid)")
+
+    def _train_mask(self, count: int) -> np.ndarray:
+        mask = np.ones(count, dtype=bool)
+        mask[self.val_index] = False
+        return mask
+
+    def _fit_first_head(self) -> None:
+        start = time.monotonic()
+        examples, labels = self.train_reader.store.arrays()
+        mask = self._train_mask(len(examples))
+        features = self._features(examples)
+        head = fit_ridge(features[mask], torch.from_numpy(labels[mask]), self.cfg.first_head_l2)
+        self.first_head = head
+        if len(self.val_index) and self.cfg.early_predictions:
+            self.best_score = nauc(labels[self.val_index], head.scores(features[~mask]).numpy())
+        if self.cfg.early_predictions:
+            self.pending = head
+        self.log.info("first head: ridge on %d frozen feature vectors in %.2fs at %.1fs elapsed | validation "
+                      "NAUC %.4f", int(mask.sum()), time.monotonic() - start, self.clock.elapsed(), self.best_score)
+
+    def _load_rest(self) -> None:
+        """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
+        reader = self.train_reader
+        if not reader.exhausted:
+            budget = max(5.0, 0.25 * (self.clock.left() - self._reserve()))
+            before = reader.store.count
+            reader.read(deadline=min(time.monotonic() + budget, self.clock.deadline - self._reserve()))
+            if reader.store.count != before or self.train_x is None:
+                self.log.info("train data: %d examples in memory (%s) after %.1fs of reading", reader.store.count,
+                              "all read" if reader.exhausted else "more left", reader.seconds)
+                self.train_x = None
+        if self.train_x is None:
+            examples, labels = reader.store.arrays()
+            mask = self._train_mask(len(examples))
+            self.train_x = torch.from_numpy(examples[mask]).to(self.device)
+            self.train_y = torch.from_numpy(labels[mask]).to(self.device)
+            self.val_x = examples[self.val_index]
+            self.val_y = labels[self.val_index]
+
+    @torch.no_grad()
+    def _init_head_from(self, ridge: RidgeHead) -> None:
+        """Start fine-tuning from the ridge solution (as logits), not from a random head: the first
+        fine-tuned weights are then about as good as the first prediction instead of far worse."""
+        weight = (ridge.weight / ridge.scale[:, None]) * RIDGE_TEMPERATURE
+        bias = (ridge.bias - (ridge.mean / ridge.scale) @ ridge.weight) * RIDGE_TEMPERATURE
+        if self.multilabel:
+            bias = bias - RIDGE_TEMPERATURE / 2
+        self.net.head.weight.copy_(weight.T.float())
+        self.net.head.bias.copy_(bias.float())
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.net.parameters() if p.requires_grad]
+        if self.cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=self.lr)
+        return torch.optim.SGD(params, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=1e-6)
+
+    def _fine_tune(self) -> None:
+        self._load_rest()
+        if self.optimizer is None:
+            if self.first_head is not None:
+                self._init_head_from(self.first_head)
+            self.optimizer = self._make_optimizer()
+            self.next_eval = self.clock.elapsed() + self.cfg.min_prediction_gap_s
+        while True:
+            stop_at = self.clock.deadline - self._reserve()
+            if not self.cfg.early_predictions:
+                eval_at = stop_at  # predict once, at the end
+            else:
+                eval_at = min(self.clock.start + self.next_eval, stop_at)
+            self._train_until(eval_at)
+            out_of_time = time.monotonic() >= stop_at - self._seconds_per_step()
+            if self._evaluate() and self.cfg.early_predictions:
+                return self._schedule_next(out_of_time)
+            if out_of_time or self._converged():
+                return self._finish("time nearly spent" if out_of_time else "converged")
+            self._schedule_next(False)
+
+    def _seconds_per_step(self) -> float:
+        """A pessimistic step time (decaying maximum): on a shared CPU single steps can take several times
+        the mean, and a step that starts must finish before the reserve."""
+        return self.step_seconds if self.steps else 0.5
+
+    def _schedule_next(self, out_of_time: bool) -> None:
+        elapsed = self.clock.elapsed()
+        self.next_eval = max(elapsed * self.cfg.prediction_growth, elapsed + self.cfg.min_prediction_gap_s)
+        if out_of_time:
+            self.done_training = True
+            self.log.info("done training at %.1fs: time nearly spent", elapsed)
+
+    def _finish(self, why: str) -> None:
+        """Stop training; predict with the best weights if they were not predicted with yet."""
+        self.done_training = True
+        if self.best_state is not None and self.pending is None and not self.cfg.early_predictions:
+            self.net.load_state_dict(self.best_state)
+            self.pending = "network"
+        self.log.info("done training at %.1fs: %s (%d steps, best validation NAUC %.4f)", self.clock.elapsed(),
+                      why, self.steps, self.best_score)
+
+    def _train_until(self, stop_at: float) -> None:
+        self.net.train()
+        n = len(self.train_x)
+        clips = max(2, self.cfg.batch_size // self.frames)
+        start = time.monotonic()
+        running = torch.zeros((), device=self.device)
+        steps = 0
+        while time.monotonic() + self._seconds_per_step() < stop_at:
+            step_start = time.monotonic()
+            index = torch.randint(n, (clips,), device=self.device)
+            targets = self.train_y[index]
+            if self.steps < WARMUP_STEPS:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
+            with self._autocast():
+                images = augment(self.net.images(self.train_x[index]), self.cfg.augmentation)
+                logits = self.net(images, self.frames).float()
+            if self.multilabel:
+                loss = F.binary_cross_entropy_with_logits(logits, targets)
+            else:
+                loss = F.cross_entropy(logits, targets.argmax(dim=1))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            running += loss.detach()
+            steps += 1
+            self.steps += 1
+            if self.device.type == "cuda" and steps % GPU_SYNC_EVERY == 0:
+                torch.cuda.synchronize()  # keep the time checks honest: the host may run far ahead of the GPU
+            step_time = time.monotonic() - step_start
+            self.step_seconds = max(step_time, 0.9 * self.step_seconds) if self.steps > 1 else step_time
+        seconds = time.monotonic() - start
+        self.train_seconds += seconds
+        if steps:
+            self.log.info("trained %d steps in %.1fs (%.0f images/s, lr %.2g, mean loss %.4f) at %.1fs elapsed",
+                          steps, seconds, steps * clips * self.frames / max(seconds, 1e-9), self.lr,
+                          float(running) / steps, self.clock.elapsed())
+
+    def _evaluate(self) -> bool:
+        """Score the current weights on validation; True when they are the new best (then kept as a copy)."""
+        if not len(self.val_index):
+            self.pending = "network"
+            return True
+        logits = self._predict_network(self.val_x, flip=False)
+        targets = torch.from_numpy(self.val_y)
+        if self.multilabel:
+            loss = float(F.binary_cross_entropy_with_logits(logits, targets))
+        else:
+            loss = float(F.cross_entropy(logits, targets.argmax(dim=1)))
+        score = nauc(self.val_y, logits.numpy())
+        better = improves(score, loss, self.best_score, self.best_loss)
+        self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
+                      "improved" if better else f"no improvement (best {self.best_score:.4f})")
+        if better:
+            self.best_score, self.best_loss, self.plateau = score, loss, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            if self.cfg.early_predictions:
+                self.pending = "network"
+        else:
+            self.plateau += 1
+        return better
+
+    def _converged(self) -> bool:
+        """After `patience` evaluations without improvement: cut the lr and restart from the best weights;
+        converged once `max_lr_cuts` cuts brought nothing."""
+        if self.plateau < self.cfg.patience:
+            return False
+        if self.lr_cuts >= self.cfg.max_lr_cuts:
+            return True
+        self.lr_cuts += 1
+        self.lr *= 0.3
+        self.plateau = 0
+        if self.best_state is not None:
+            self.net.load_state_dict(self.best_state)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.lr,
+                      self.lr_cuts, self.cfg.max_lr_cuts)
+        return False
+
+    # ----------------------------------------------------------------- test
+    def test(self, dataset, remaining_time_budget: float | None = None) -> np.ndarray:
+        self.clock.update(remaining_time_budget)
+        if self.test_reader is None:
+            self._read_test(dataset)
+        if self.pending is None:
+            return self._fallback_prediction()
+        flip = self._use_flip()
+        if self.clock.left() < self._estimated_test_seconds(flip):
+            self.log.info("no time for a test pass (%.1fs left): returning the last prediction", self.clock.left())
+            return self._fallback_prediction()
+        start = time.monotonic()
+        examples, _ = self.test_reader.store.arrays()
+        if isinstance(self.pending, RidgeHead):
+            scores = self.pending.scores(self._features(examples)) * RIDGE_TEMPERATURE
+            if self.multilabel:
+                scores = scores - RIDGE_TEMPERATURE / 2  # a 0/1 target's midpoint becomes the sigmoid's
+        else:
+            scores = self._predict_network(examples, flip)
+        prediction = self._probabilities(scores)
+        seconds = time.monotonic() - start
+        if not isinstance(self.pending, RidgeHead):
+            self.test_seconds_per_image = seconds / len(examples) / (2 if flip else 1)
+        self.last_prediction, self.pending = prediction, None
+        self.predictions += 1
+        self.log.info("prediction %d at %.1fs elapsed (test pass %.2fs%s)", self.predictions, self.clock.elapsed(),
+                      seconds, ", flip-averaged" if flip else "")
+        return prediction
+
+    def _read_test(self, dataset) -> None:
+        value_range = self.train_reader.value_range if self.train_reader else None
+        reader = StreamReader(dataset, self.frames, self.cfg.resolution, cap=sys.maxsize, value_range=value_range)
+        reader.read()
+        self.test_reader = reader
+        self.log.info("test set: %d examples decoded and cached in %.1fs", reader.store.count, reader.seconds)
+
+    def _fallback_prediction(self) -> np.ndarray:
+        """The last prediction; before any, the train class frequencies (valid shape, no information)."""
+        if self.last_prediction is not None:
+            return self.last_prediction
+        count = self.test_reader.store.count if self.test_reader else (self.expected_test or 0)
+        prior = np.full(self.num_classes, 1.0 / self.num_classes)
+        if self.train_reader is not None and self.train_reader.store.count:
+            prior = self.train_reader.store.arrays()[1].mean(axis=0).astype(np.float64)
+        return np.tile(prior, (count, 1))

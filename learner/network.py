@@ -1,0 +1,93 @@
+"""The classifier that is fine-tuned: a pretrained backbone, dropout, one linear layer.
+
+Input: uint8 batches (B, F, R, R, C) as stored by learner.data; `forward_uint8` turns them into normalised
+float images on the device (grey -> 3 channels), runs every frame, and averages the per-frame logits.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from learner.backbones import Backbone
+
+
+class Classifier(nn.Module):
+    def __init__(self, backbone: Backbone, num_classes: int, dropout: float, freeze_fraction: float) -> None:
+        super().__init__()
+        self.features = backbone.features
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(backbone.feature_dim, num_classes)
+        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
+        self.frozen_modules = _freeze_leading(self.features, freeze_fraction)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        for module in self.frozen_modules:  # frozen BatchNorm keeps its pretrained statistics
+            module.eval()
+        return self
+
+    def images(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, F, R, R, C) -> float (B*F, 3, R, R) normalised, channels_last."""
+        b, f, r, c = batch.shape[0], batch.shape[1], batch.shape[2], batch.shape[-1]
+        x = batch.reshape(b * f, r, batch.shape[3], c).permute(0, 3, 1, 2).float().div_(255.0)
+        if c == 1:
+            x = x.expand(-1, 3, -1, -1)
+        elif c == 2:
+            x = torch.cat([x, x.mean(dim=1, keepdim=True)], dim=1)
+        elif c > 3:
+            x = x[:, :3]
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled backbone features of normalised images (B, 3, R, R)."""
+        return self.features(images)
+
+    def forward(self, images: torch.Tensor, frames: int = 1) -> torch.Tensor:
+        """Logits (B, K) of normalised images (B*frames, 3, R, R): per-frame logits averaged."""
+        logits = self.head(self.dropout(self.embed(images)))
+        if frames > 1:
+            logits = logits.view(-1, frames, logits.shape[-1]).mean(dim=1)
+        return logits
+
+
+def _freeze_leading(features: nn.Module, fraction: float) -> list[nn.Module]:
+    """Freeze the first `fraction` of the parameter tensors (input side first); return modules fully frozen."""
+    params = list(features.parameters())
+    frozen = set(id(p) for p in params[: int(round(fraction * len(params)))])
+    for p in params:
+        p.requires_grad_(id(p) not in frozen)
+    fully_frozen = []
+    for module in features.modules():
+        own = list(module.parameters(recurse=False))
+        if own and all(id(p) in frozen for p in own) and isinstance(module, nn.modules.batchnorm._BatchNorm):
+            fully_frozen.append(module)
+    return fully_frozen
+
+
+def augment(images: torch.Tensor, level: int) -> torch.Tensor:
+    """Batch augmentation on the device. 1: random horizontal flips and shifts up to 1/8 of the side;
+    2: also random zoom-in crops (scale 0.6-1) and brightness/contrast jitter. Images are already normalised."""
+    if level <= 0:
+        return images
+    n, _, h, w = images.shape
+    flip = torch.rand(n, device=images.device) < 0.5
+    images = torch.where(flip.view(n, 1, 1, 1), images.flip(3), images)
+    # One affine grid for shift (and zoom): cheap, and keeps the output size.
+    scale = torch.ones(n, device=images.device)
+    if level >= 2:
+        scale = torch.empty(n, device=images.device).uniform_(0.6, 1.0)
+    shift = (torch.rand(n, 2, device=images.device) * 2 - 1) * 0.25
+    theta = torch.zeros(n, 2, 3, device=images.device)
+    theta[:, 0, 0] = scale
+    theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = torch.nn.functional.affine_grid(theta, (n, 3, h, w), align_corners=False)
+    images = torch.nn.functional.grid_sample(images.float(), grid.to(images.dtype).float(), padding_mode="reflection",
+                                             align_corners=False).to(images.dtype)
+    if level >= 2:
+        contrast = torch.empty(n, 1, 1, 1, device=images.device).uniform_(0.7, 1.3)
+        brightness = torch.empty(n, 1, 1, 1, device=images.device).uniform_(-0.2, 0.2)
+        images = images * contrast + brightness
+    return images.contiguous(memory_format=torch.channels_last)

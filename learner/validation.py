@@ -1,0 +1,71 @@
+"""The held-out validation split and the score that gates predictions.
+
+Split: min(fraction * n, maximum) examples, at least MIN_VALIDATION when n >= 5 * MIN_VALIDATION, taken once from the first train examples read. Only examples whose class (multiclass) has at least two
+examples there can go to validation, so no class loses its only training example. When fewer than
+`MIN_VALIDATION` examples can be held out (tiny datasets, e.g. one example per class), there is no validation:
+the learner then predicts at every point of its time grid instead of gating on validation.
+
+Score: NAUC (2 AUC - 1, averaged over columns that have both positives and negatives), as the challenge scores.
+A tie in NAUC (within TIE_TOLERANCE, common once validation saturates at 1.0) is broken by the lower loss.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+MIN_VALIDATION = 10
+TIE_TOLERANCE = 1e-4
+
+
+def split_validation(labels: np.ndarray, fraction: float, maximum: int, multilabel: bool,
+                     rng: np.random.Generator) -> np.ndarray:
+    """Indices (into `labels`) of the validation examples; empty when the data is too small to hold any out."""
+    count = min(int(fraction * len(labels)), maximum)
+    if len(labels) >= 5 * MIN_VALIDATION and fraction > 0:
+        count = max(count, MIN_VALIDATION)  # small sets: a few more held out rather than no validation
+    if multilabel:
+        candidates = np.arange(len(labels))
+    else:
+        classes = labels.argmax(axis=1)
+        per_class = np.bincount(classes, minlength=labels.shape[1])
+        candidates = np.flatnonzero(per_class[classes] >= 2)
+    count = min(count, len(candidates) // 2)
+    if count < MIN_VALIDATION:
+        return np.empty(0, dtype=np.int64)
+    if multilabel:
+        return np.sort(rng.choice(candidates, size=count, replace=False))
+    # Round-robin over classes so that validation covers as many classes as possible.
+    order = rng.permutation(candidates)
+    classes_of = labels[order].argmax(axis=1)
+    rank_in_class = np.zeros(len(order), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i, c in enumerate(classes_of):
+        rank_in_class[i] = seen.get(int(c), 0)
+        seen[int(c)] = rank_in_class[i] + 1
+    # Never take the last example of a class: rank must stay below (class count - 1).
+    keep = rank_in_class < np.array([seen[int(c)] - 1 for c in classes_of])
+    chosen = order[keep][np.argsort(rank_in_class[keep], kind="stable")][:count]
+    return np.sort(chosen)
+
+
+def nauc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Mean of 2 AUC - 1 over columns with at least one positive and one negative; 0.0 when there is none."""
+    positives = labels > 0
+    valid = np.flatnonzero(positives.any(axis=0) & ~positives.all(axis=0))
+    if len(valid) == 0:
+        return 0.0
+    values = []
+    for k in valid:
+        ranks = rankdata(scores[:, k])  # average ranks for ties
+        pos = positives[:, k]
+        n_pos, n_neg = pos.sum(), (~pos).sum()
+        auc = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        values.append(2 * auc - 1)
+    return float(np.mean(values))
+
+
+def improves(score: float, loss: float, best_score: float, best_loss: float) -> bool:
+    """Better NAUC, or the same NAUC (within TIE_TOLERANCE) and a lower loss."""
+    if score > best_score + TIE_TOLERANCE:
+        return True
+    return abs(score - best_score) <= TIE_TOLERANCE and loss < best_loss

@@ -1,0 +1,63 @@
+"""The submission's Model (AutoDL Model API): Model(metadata), train(...), test(...), done_training.
+
+All the work is in `learner/` (see learner/engine.py for the schedule). This file adds the config choice and the
+safety net: an exception inside train or test is logged in one line and the last good prediction is returned,
+so an error late in the run never costs the predictions already made.
+
+Config: the constructor keyword `config` (a portfolio name such as "generalist", or a JSON path), else the env
+var AUTODL_LEARNER_CONFIG, else portfolio/generalist.json.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # learner/ beside this file, wherever it runs
+
+import torch  # noqa: E402,F401 - torch before TensorFlow (the other order segfaults)
+
+from learner.config import load_config  # noqa: E402
+from learner.engine import Learner, get_logger  # noqa: E402
+from learner.runtime import tune_allocator  # noqa: E402
+
+MAX_FAILED_TRAIN_CALLS = 2
+
+
+class Model:
+    def __init__(self, metadata, config: str | None = None) -> None:
+        self.log = get_logger()
+        if getattr(metadata, "is_sparse", lambda: False)():
+            raise ValueError(f"{metadata.get_dataset_name()}: SPARSE (tabular/text) data is not supported by this "
+                             f"image/video model")
+        self.config = load_config(config)
+        tune_allocator()
+        self.learner = Learner(metadata, self.config)
+        self.done_training = False
+        self.failed_train_calls = 0
+
+    def train(self, dataset, remaining_time_budget: float | None = None) -> None:
+        if self.done_training:
+            return
+        try:
+            self.learner.train(dataset, remaining_time_budget=remaining_time_budget)
+        except Exception as error:  # noqa: BLE001 - keep the predictions made so far
+            self.failed_train_calls += 1
+            self.log.info("train failed (%s: %s); keeping the last good prediction", type(error).__name__,
+                          _first_line(error))
+            if self.failed_train_calls >= MAX_FAILED_TRAIN_CALLS:
+                self.learner.done_training = True
+        self.done_training = self.learner.done_training
+
+    def test(self, dataset, remaining_time_budget: float | None = None):
+        try:
+            return self.learner.test(dataset, remaining_time_budget=remaining_time_budget)
+        except Exception as error:  # noqa: BLE001 - keep the predictions made so far
+            self.log.info("test failed (%s: %s); returning the last good prediction", type(error).__name__,
+                          _first_line(error))
+            self.learner.pending = None
+            return self.learner._fallback_prediction()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else ""
