@@ -179,3 +179,20 @@ def test_watchdog_exits_quietly_when_ingestion_finishes_or_dies(tmp_path):
         time.sleep(0.1)
     assert not Path(f"/proc/{watchdog_pid}").exists() or "Z" in Path(f"/proc/{watchdog_pid}/stat").read_text()
     assert not (tmp_path / "end.txt").exists()
+
+
+def test_watchdog_kill_during_model_construction_still_leaves_start_and_end(tmp_path):
+    # Killed before start.txt exists: the watchdog writes both files, so a scorer waiting beside it can finish.
+    proc = _run_script(f"""
+        import time
+        from ingestion.watchdog import Watchdog
+        dog = Watchdog({str(tmp_path)!r}, "toy", 5.0, None)
+        dog.arm("init", time.time() + 0.3)
+        time.sleep(60)  # a constructor that ignores the init cap
+    """)
+    assert proc.returncode == -9
+    assert "model construction did not return" in proc.stderr
+    start = yaml.safe_load((tmp_path / "start.txt").read_text())
+    assert start["task_name"] == "toy" and start["time_budget"] == 5.0
+    end = yaml.safe_load((tmp_path / "end.txt").read_text())
+    assert end["ingestion_success"] == 0 and end["end_time"] >= start["start_time"]
