@@ -101,7 +101,7 @@ def run_bohb(config_space, objective: Objective, min_budget: float, max_budget: 
     finally:
         if optimiser is not None:
             optimiser.shutdown(shutdown_workers=True)
-        elif worker is not None:
+        elif worker is not None and hasattr(worker, "pyro_daemon"):  # its thread may not have started yet
             worker.shutdown()
         name_server.shutdown()
     id_to_config = result.get_id2config_mapping()

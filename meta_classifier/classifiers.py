@@ -15,6 +15,8 @@ Common interface: fit(train, budget) / predict_proba(batch (b, f)) -> (K,) / pre
 from __future__ import annotations
 
 import json
+import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -224,9 +226,11 @@ class MLPVote(_PerceptronClassifier):
 
 class PrecalcMLP(_PerceptronClassifier):
     kind = "precalc"
+    # batch_spread > 1 (beyond the paper): each training step draws its batch size b as a power of two in
+    # [batch_size / batch_spread, batch_size], so one network also answers for smaller test batches.
     defaults = {"batch_size": 64, "neurons": 256, "lr": 1e-3, "dropout": 0.2, "steps": 600,
                 "moments": ["mean", "median", "std", "var", "skew", "kurt", "q_low", "q_high"], "p": 0.1,
-                "trim": False}
+                "trim": False, "batch_spread": 1}
 
     @property
     def precalc_config(self) -> PrecalcConfig:
@@ -236,7 +240,9 @@ class PrecalcMLP(_PerceptronClassifier):
         return output_dim(feature_dim, self.precalc_config)
 
     def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
-        b = int(self.config["batch_size"])
+        top = int(self.config["batch_size"])
+        low_exponent = int(math.log2(max(1, top // max(1, int(self.config["batch_spread"])))))
+        b = 2 ** int(sampler.rng.integers(low_exponent, int(math.log2(top)) + 1)) if top > 1 else 1
         n_samples = int(min(32, max(4, IMAGES_PER_STEP // b)))
         batches, labels = sampler.sample(n_samples, b)
         return precalc(torch.from_numpy(batches), self.precalc_config), torch.from_numpy(labels)
@@ -282,7 +288,7 @@ def load_classifier(directory: str | Path, kind: str = "precalc",
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         classifier._set_state(state)
-    except (RuntimeError, KeyError, OSError, EOFError) as err:
+    except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
         raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
     return classifier
 

@@ -126,14 +126,16 @@ def load_catalogue(metadata_dir: str | Path = DEFAULT_METADATA_DIR) -> dict:
 def load_fingerprints(metadata_dir: str | Path = DEFAULT_METADATA_DIR, split: str = "train",
                       variants: tuple[int, ...] | None = None,
                       datasets: list[str] | None = None) -> FingerprintSet:
-    """Meta-train ("train") or meta-test ("test") fingerprints of the catalogued datasets, as float32 groups."""
+    """Meta-train ("train") or meta-test ("test") fingerprints of the catalogued datasets (or of `datasets`, in
+    that order: label k is datasets[k]), as float32 groups."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     catalogue = load_catalogue(metadata_dir)
-    entries = [e for e in catalogue["datasets"] if datasets is None or e["name"] in datasets]
-    if datasets is not None and len(entries) != len(datasets):
-        missing = sorted(set(datasets) - {e["name"] for e in entries})
+    by_name = {e["name"]: e for e in catalogue["datasets"]}
+    if datasets is not None and set(datasets) - set(by_name):
+        missing = sorted(set(datasets) - set(by_name))
         raise MetaDataError(f"{metadata_dir}: not in the catalogue: {', '.join(missing)}")
+    entries = [by_name[name] for name in (datasets if datasets is not None else list(by_name))]
     wanted_split = 0 if split == "train" else 1
     groups: list[Group] = []
     feature_dim = int(catalogue["fingerprint_network"]["feature_dim"])

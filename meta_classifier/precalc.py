@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 ALL_MOMENTS = ("mean", "median", "std", "var", "skew", "kurt", "q_low", "q_high")
@@ -26,23 +27,32 @@ _CONSTANT_RTOL = {torch.float16: 1e-3, torch.bfloat16: 1e-2, torch.float32: 1e-6
 
 
 def quantile_sorted(sorted_values: torch.Tensor, q: float) -> torch.Tensor:
-    """Quantile q along dim -2 of already sorted values, linear interpolation (numpy 'linear')."""
-    b = sorted_values.shape[-2]
+    """Quantile q along the last dim of already sorted values, linear interpolation (numpy 'linear')."""
+    b = sorted_values.shape[-1]
     position = q * (b - 1)
     lower = int(position)
     upper = min(lower + 1, b - 1)
     weight = position - lower
-    low_values = sorted_values[..., lower, :]
+    low_values = sorted_values[..., lower]
     if weight == 0.0 or upper == lower:
         return low_values
-    return low_values + weight * (sorted_values[..., upper, :] - low_values)
+    return low_values + weight * (sorted_values[..., upper] - low_values)
 
 
 def trimmed(sorted_values: torch.Tensor, p: float) -> torch.Tensor:
-    """Drop floor(p * b) values from each end of sorted values along dim -2, keeping at least one."""
-    b = sorted_values.shape[-2]
+    """Drop floor(p * b) values from each end of sorted values along the last dim, keeping at least one."""
+    b = sorted_values.shape[-1]
     cut = min(int(p * b), (b - 1) // 2)
-    return sorted_values[..., cut:b - cut, :]
+    return sorted_values[..., cut:b - cut]
+
+
+def sort_per_feature(batch: torch.Tensor) -> torch.Tensor:
+    """(..., b, f) -> (..., f, b) sorted along the last dim. On CPU numpy's vectorised sort is ~15x faster than
+    torch.sort here (measured: 6.6 vs 100 ms for 32 x 64 x 1280 float32), and nothing is differentiated."""
+    by_feature = batch.transpose(-1, -2)
+    if by_feature.device.type == "cpu" and not by_feature.requires_grad:
+        return torch.from_numpy(np.sort(by_feature.contiguous().numpy(), axis=-1))
+    return torch.sort(by_feature, dim=-1).values
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,11 @@ def precalc(batch: torch.Tensor, config: PrecalcConfig | None = None) -> torch.T
     config = config or PrecalcConfig()
     if batch.ndim not in (2, 3) or batch.shape[-2] < 1:
         raise ValueError(f"precalc expects (b, f) or (n, b, f) with b >= 1, got shape {tuple(batch.shape)}")
-    values = torch.sort(batch, dim=-2).values
+    values = sort_per_feature(batch)  # (..., f, b): reductions below run along the last, contiguous dim
     if config.trim:
         values = trimmed(values, config.p)
     stats: dict[str, torch.Tensor] = {}
-    mean = values.mean(dim=-2)
+    mean = values.mean(dim=-1)
     stats["mean"] = mean
     if "median" in config.moments:
         stats["median"] = quantile_sorted(values, 0.5)
@@ -85,21 +95,21 @@ def precalc(batch: torch.Tensor, config: PrecalcConfig | None = None) -> torch.T
         stats["q_low"] = quantile_sorted(values, config.p)
     if "q_high" in config.moments:
         stats["q_high"] = quantile_sorted(values, 1.0 - config.p)
-    centred = values - mean.unsqueeze(-2)
+    centred = values - mean.unsqueeze(-1)
     squared = centred * centred
-    m2 = squared.mean(dim=-2)
+    m2 = squared.mean(dim=-1)
     stats["var"] = m2
     stats["std"] = m2.sqrt()
     if "skew" in config.moments or "kurt" in config.moments:
-        scale = values.abs().amax(dim=-2)
+        scale = values.abs().amax(dim=-1)
         constant = m2 <= (_CONSTANT_RTOL.get(batch.dtype, 1e-6) * scale) ** 2
         safe_m2 = torch.where(constant, torch.ones_like(m2), m2)
         zero = torch.zeros_like(m2)
         if "skew" in config.moments:
-            m3 = (squared * centred).mean(dim=-2)
+            m3 = (squared * centred).mean(dim=-1)
             stats["skew"] = torch.where(constant, zero, m3 / safe_m2.pow(1.5))
         if "kurt" in config.moments:
-            m4 = (squared * squared).mean(dim=-2)
+            m4 = (squared * squared).mean(dim=-1)
             stats["kurt"] = torch.where(constant, zero, m4 / (safe_m2 * safe_m2) - 3.0)
     return torch.stack([stats[m] for m in config.moments], dim=-1).flatten(start_dim=-2)
 

@@ -16,7 +16,8 @@ from meta_classifier.classifiers import CLASSIFIERS, mean_nll
 from meta_classifier.known import FingerprintSet
 from meta_classifier.precalc import ALL_MOMENTS
 
-POWERS_OF_TWO = [2 ** i for i in range(11)]  # 1 .. 1024
+# hpbandster's BOHB rejects ordinal hyperparameters, so powers of two are searched as integer exponents
+# ("log2_batch_size" = 6 means 64) and turned back into values by to_classifier_config.
 
 
 def config_space(kind: str, seed: int = 0):
@@ -31,13 +32,14 @@ def config_space(kind: str, seed: int = 0):
         return space
     if kind not in ("mlp_vote", "precalc"):
         raise ValueError(f"unknown classifier kind {kind!r}")
-    space.add(CS.OrdinalHyperparameter("batch_size", POWERS_OF_TWO, default_value=64),
-              CS.OrdinalHyperparameter("neurons", [16, 32, 64, 128, 256, 512, 1024], default_value=256),
+    space.add(CS.UniformIntegerHyperparameter("log2_batch_size", 0, 10, default_value=6),  # 1 .. 1024
+              CS.UniformIntegerHyperparameter("log2_neurons", 4, 10, default_value=8),  # 16 .. 1024
               CS.UniformFloatHyperparameter("lr", 1e-5, 1e-2, log=True, default_value=1e-3),
               CS.UniformFloatHyperparameter("dropout", 0.0, 0.8, default_value=0.2))
     if kind == "precalc":
         space.add(CS.UniformFloatHyperparameter("p", 0.0, 0.4, default_value=0.1),
                   CS.CategoricalHyperparameter("trim", [False, True], default_value=False),
+                  CS.UniformIntegerHyperparameter("log2_batch_spread", 0, 6, default_value=0),  # 1 .. 64
                   *[CS.CategoricalHyperparameter(f"use_{m}", [True, False], default_value=True)
                     for m in ALL_MOMENTS])
     return space
@@ -45,7 +47,12 @@ def config_space(kind: str, seed: int = 0):
 
 def to_classifier_config(kind: str, sampled: dict[str, Any]) -> dict[str, Any]:
     """A sampled BOHB config -> the classifier's config dict (moment switches -> a moment list)."""
-    config = {key: value for key, value in sampled.items() if not key.startswith("use_")}
+    config = {}
+    for key, value in sampled.items():
+        if key.startswith("log2_"):
+            config[key[len("log2_"):]] = 2 ** int(value)
+        elif not key.startswith("use_"):
+            config[key] = value
     if kind == "precalc":
         moments = [m for m in ALL_MOMENTS if sampled.get(f"use_{m}", True)]
         config["moments"] = moments or ["mean"]  # all switched off: the mean alone keeps the net meaningful

@@ -94,6 +94,31 @@ def fingerprint_dataset(net: FingerprintNet, name: str, train: list[np.ndarray],
     return np.concatenate(features), np.concatenate(splits), np.concatenate(variants), counts
 
 
+def duplicate_of(originals: np.ndarray, out: Path, entries: dict[str, dict], name: str) -> str | None:
+    """The known dataset most of whose images these are (identical fingerprints), or None. Two copies of one
+    dataset (e.g. the raw mini-cifar PNGs and the official miniciao sample hold the same 100 CIFAR images) are one
+    dataset to a meta-classifier; keeping both would ask it to tell a dataset from itself."""
+    mine = originals.astype(np.float16).astype(np.float32)
+    for other, entry in entries.items():
+        if other == name:
+            continue
+        with np.load(out / entry["file"]) as npz:
+            theirs = npz["features"][npz["variant"] == 0].astype(np.float32)
+        squared = (mine ** 2).sum(1)[:, None] + (theirs ** 2).sum(1)[None, :] - 2.0 * mine @ theirs.T
+        nearest = squared.min(1)
+        if (nearest <= 1e-4 * np.median(squared)).mean() > 0.5:
+            return other
+    return None
+
+
+def _display_path(path: Path) -> str:
+    """Relative to the repository when inside it, so the catalogue does not record this machine's layout."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def _stable_seed(*parts: object) -> int:
     # Python's hash() of strings changes between processes; this does not
     return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:4], "little")
@@ -176,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         features, splits, variants, counts = fingerprint_dataset(net, name, train, test, args.variant_images,
                                                                  args.seed)
         file = Path("fingerprints") / f"{name}.npz"
+        twin = duplicate_of(features[variants == 0], out, entries, name)
+        if twin is not None:
+            print(f"skipped {name}: most of its images are those of known dataset {twin}", flush=True)
+            entries.pop(name, None)
+            (out / file).unlink(missing_ok=True)
+            continue
         tmp = out / f"{file}.tmp.npz"
         np.savez_compressed(tmp, features=features.astype(np.float16), split=splits, variant=variants)
         os.replace(tmp, out / file)
@@ -184,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
         entries[name] = {
             "name": name, **info, "classes": load_metadata(find_data_dir(dataset_dir) / "train").get_output_size(),
-            "image_shape": image_shapes(train + test), "autodl_dir": str(dataset_dir),
+            "image_shape": image_shapes(train + test), "autodl_dir": _display_path(dataset_dir),
             "samples": {"meta_train": len(train), "meta_test": len(test)}, "fingerprints": counts,
             "file": str(file), "sha256": sha256(out / file),
         }
