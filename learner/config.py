@@ -34,7 +34,8 @@ class LearnerConfig:
     augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
     video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
-    first_fit_samples: int = 1024          # train examples behind the first (closed-form) prediction
+    first_fit_samples: int = 1024          # train examples behind the first (closed-form) prediction, at most
+    first_fit_seconds: float = 4.0         # ... and reading + feature extraction for it stops after this long
     first_head_l2: float = 10.0            # ridge penalty of that first head (on standardised features)
     early_predictions: bool = True         # False: no first ridge prediction, fine-tune then predict once at the end
     prediction_growth: float = 1.5         # next evaluation at elapsed * growth (a geometric grid in time)
@@ -57,6 +58,7 @@ class LearnerConfig:
         _check_range("video_frames", self.video_frames, 1, 32, integer=True)
         _check_range("max_train_samples", self.max_train_samples, 16, 1_000_000, integer=True)
         _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
+        _check_range("first_fit_seconds", self.first_fit_seconds, 0.1, 600.0)
         _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
         if not isinstance(self.early_predictions, bool):
             raise ConfigError(f"early_predictions must be true or false, not {self.early_predictions!r}")

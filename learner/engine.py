@@ -38,6 +38,7 @@ INFER_BATCH = 256
 RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharpen them before softmax
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
+MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
 
 
 def get_logger() -> logging.Logger:
@@ -109,7 +110,6 @@ class Learner:
         self.pending: str | RidgeHead | None = None  # what the next test call predicts with
         self.predictions = 0
         self.last_prediction: np.ndarray | None = None
-        self.test_seconds_per_image: float | None = None
 
     # ----------------------------------------------------------------- set-up
     def _place_network(self) -> torch.device:
@@ -134,10 +134,12 @@ class Learner:
         self.net.zero_grad(set_to_none=True)
         self.net.eval()
         batch = torch.zeros(32, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
-        self._logits(batch)
-        start = time.monotonic()
-        self._logits(batch)
-        return (time.monotonic() - start) / 32
+        timings = []
+        for _ in range(3):
+            start = time.monotonic()
+            self._logits(batch)
+            timings.append(time.monotonic() - start)
+        return min(timings) / 32
 
     # ----------------------------------------------------------------- helpers
     def _autocast(self):
@@ -156,13 +158,19 @@ class Learner:
     def _features(self, examples: np.ndarray) -> torch.Tensor:
         """Frozen pooled features (N, D) of uint8 examples; video frames averaged."""
         self.net.eval()
-        out = []
+        start, out = time.monotonic(), []
         for i in range(0, len(examples), INFER_BATCH):
             batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
             with self._autocast():
                 feats = self.net.embed(self.net.images(batch)).float()
             out.append(feats.view(-1, self.frames, feats.shape[-1]).mean(dim=1).cpu())
+        self._measured_inference(start, len(examples))
         return torch.cat(out)
+
+    def _measured_inference(self, start: float, count: int) -> None:
+        """Keep the latest measured inference cost per example (the constructor's warm-up figure is rough)."""
+        if count >= 16:
+            self.infer_seconds_per_image = (time.monotonic() - start) / count
 
     def _probabilities(self, scores: torch.Tensor) -> np.ndarray:
         """Scores -> probabilities in float64 (float64 keeps confident values apart, fewer ties)."""
@@ -171,13 +179,14 @@ class Learner:
 
     def _predict_network(self, examples: np.ndarray, flip: bool) -> torch.Tensor:
         self.net.eval()
-        out = []
+        start, out = time.monotonic(), []
         for i in range(0, len(examples), INFER_BATCH):
             out.append(self._logits(torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device), flip).cpu())
+        self._measured_inference(start, len(examples) * (2 if flip else 1))
         return torch.cat(out)
 
     def _estimated_test_seconds(self, flip: bool = False) -> float:
-        per_image = self.test_seconds_per_image or self.infer_seconds_per_image
+        per_image = self.infer_seconds_per_image
         count = self.expected_test if self.test_reader is None else self.test_reader.store.count
         if count is None:
             count = self.train_reader.store.count if self.train_reader else 1000
@@ -192,7 +201,7 @@ class Learner:
 
     def _reserve(self) -> float:
         """Seconds a train call must leave for the validation pass that ends it and the test pass after it."""
-        per_image = self.test_seconds_per_image or self.infer_seconds_per_image
+        per_image = self.infer_seconds_per_image
         evaluation = per_image * len(self.val_index) * self.frames + self._seconds_per_step()
         return 1.5 * (self._estimated_test_seconds(flip=self._use_flip()) + evaluation) + self.clock.safety_margin()
 
@@ -209,16 +218,30 @@ class Learner:
         self._fine_tune()
 
     def _first_read(self, dataset) -> None:
+        """Read the first train examples and their frozen features, chunk by chunk. With early predictions this
+        stops at first_fit_samples or after first_fit_seconds (at least MIN_FIRST_FIT examples), so the first
+        prediction comes within seconds however large or slow the data is; otherwise everything is read."""
         cfg = self.cfg
-        self.train_reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
-        limit = cfg.first_fit_samples if cfg.early_predictions else None
-        self.train_reader.read(limit=limit, deadline=self.clock.deadline - self._reserve())
-        examples, labels = self.train_reader.store.arrays()
+        self.train_reader = reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
+        start, chunks = time.monotonic(), []
+        limit = cfg.first_fit_samples if cfg.early_predictions else cfg.max_train_samples
+        while reader.store.count < limit and not reader.exhausted:
+            blocks = len(reader.store.examples)
+            # Only the safety margin bounds this read: without training data there is nothing to predict from.
+            if not reader.read(limit=min(INFER_BATCH, limit - reader.store.count),
+                               deadline=self.clock.deadline - self.clock.safety_margin()):
+                break
+            chunks.extend(self._features(block) for block in reader.store.examples[blocks:])
+            if (cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT
+                    and time.monotonic() - start > cfg.first_fit_seconds):
+                break
+        examples, labels = reader.store.arrays()
+        self.first_features = torch.cat(chunks)
         self.multilabel = is_multilabel(labels)
         self.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, self.multilabel,
                                           self.rng)
-        self.log.info("read %d train examples in %.1fs (%s) | %s | validation %d examples%s",
-                      len(examples), self.train_reader.seconds, "all" if self.train_reader.exhausted else "more left",
+        self.log.info("read %d train examples and their features in %.1fs (%s) | %s | validation %d examples%s",
+                      len(examples), time.monotonic() - start, "all" if reader.exhausted else "more left",
                       "multilabel (sigmoid, BCE)" if self.multilabel else "multiclass (softmax, CE)",
                       len(self.val_index), "" if len(self.val_index) else " (too few: predict on the time grid)")
 
@@ -229,11 +252,11 @@ class Learner:
 
     def _fit_first_head(self) -> None:
         start = time.monotonic()
-        examples, labels = self.train_reader.store.arrays()
-        mask = self._train_mask(len(examples))
-        features = self._features(examples)
+        labels = self.train_reader.store.arrays()[1]
+        features = self.first_features
+        mask = self._train_mask(len(labels))
         head = fit_ridge(features[mask], torch.from_numpy(labels[mask]), self.cfg.first_head_l2)
-        self.first_head = head
+        self.first_head, self.first_features = head, None
         if len(self.val_index) and self.cfg.early_predictions:
             self.best_score = nauc(labels[self.val_index], head.scores(features[~mask]).numpy())
         if self.cfg.early_predictions:
@@ -290,8 +313,10 @@ class Learner:
                 eval_at = stop_at  # predict once, at the end
             else:
                 eval_at = min(self.clock.start + self.next_eval, stop_at)
-            self._train_until(eval_at)
+            trained = self._train_until(eval_at)
             out_of_time = time.monotonic() >= stop_at - self._seconds_per_step()
+            if not trained and out_of_time:
+                return self._finish("time nearly spent")
             if self._evaluate() and self.cfg.early_predictions:
                 return self._schedule_next(out_of_time)
             if out_of_time or self._converged():
@@ -319,7 +344,7 @@ class Learner:
         self.log.info("done training at %.1fs: %s (%d steps, best validation NAUC %.4f)", self.clock.elapsed(),
                       why, self.steps, self.best_score)
 
-    def _train_until(self, stop_at: float) -> None:
+    def _train_until(self, stop_at: float) -> int:
         self.net.train()
         n = len(self.train_x)
         clips = max(2, self.cfg.batch_size // self.frames)
@@ -356,6 +381,7 @@ class Learner:
             self.log.info("trained %d steps in %.1fs (%.0f images/s, lr %.2g, mean loss %.4f) at %.1fs elapsed",
                           steps, seconds, steps * clips * self.frames / max(seconds, 1e-9), self.lr,
                           float(running) / steps, self.clock.elapsed())
+        return steps
 
     def _evaluate(self) -> bool:
         """Score the current weights on validation; True when they are the new best (then kept as a copy)."""
@@ -420,8 +446,6 @@ class Learner:
             scores = self._predict_network(examples, flip)
         prediction = self._probabilities(scores)
         seconds = time.monotonic() - start
-        if not isinstance(self.pending, RidgeHead):
-            self.test_seconds_per_image = seconds / len(examples) / (2 if flip else 1)
         self.last_prediction, self.pending = prediction, None
         self.predictions += 1
         self.log.info("prediction %d at %.1fs elapsed (test pass %.2fs%s)", self.predictions, self.clock.elapsed(),

@@ -1,6 +1,6 @@
 """Closed-form ridge regression on frozen pooled features: the head behind the first, fast prediction.
 
-Features are standardised with the train statistics; targets are the label matrix (0/1). Solving one
+Features are centred and scaled with the train statistics; targets are the label matrix (0/1). Solving one
 (D x D) or (N x N) system in float64 takes milliseconds at these sizes, far less than one epoch of training.
 """
 from __future__ import annotations
@@ -27,7 +27,9 @@ def fit_ridge(features: torch.Tensor, targets: torch.Tensor, l2: float) -> Ridge
     x = features.double()
     y = targets.double()
     mean = x.mean(dim=0)
-    scale = x.std(dim=0, unbiased=False).clamp_min(1e-6)
+    # One scale for all features (not per feature): near-constant features would otherwise get huge weights,
+    # which blow up when the head initialises fine-tuning and the features start to move.
+    scale = x.std(dim=0, unbiased=False).pow(2).mean().sqrt().clamp_min(1e-6).expand(x.shape[1])
     x = (x - mean) / scale
     y_mean = y.mean(dim=0)
     y = y - y_mean
