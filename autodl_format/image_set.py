@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 
-@dataclass
+@dataclass(repr=False)
 class ImageSet:
     """N examples with multi-hot labels.
 
@@ -40,6 +40,11 @@ class ImageSet:
             if image.dtype != np.uint8 or image.ndim not in (3, 4):
                 raise ValueError(f"{self.name}: image {index} must be uint8 (H,W,C) or (T,H,W,C), "
                                  f"got {image.dtype} {image.shape}")
+
+    def __repr__(self) -> str:
+        shapes = {image.shape for image in self.images}
+        shape = shapes.pop() if len(shapes) == 1 else f"{len(shapes)} different shapes"
+        return f"ImageSet({self.name!r}, {len(self)} examples, {self.num_classes} classes, {shape})"
 
     def __len__(self) -> int:
         return len(self.images)

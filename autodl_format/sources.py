@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from autodl_format.errors import DatasetError
 from autodl_format.image_set import ImageSet
@@ -82,7 +82,7 @@ def from_arrays(images: np.ndarray | Sequence[np.ndarray], labels: np.ndarray | 
 def _open_image(source: Path | bytes, where: str) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        image.load()
+        image = ImageOps.exif_transpose(image)  # camera photos: apply the EXIF rotation, as viewers do
     except (UnidentifiedImageError, OSError) as err:
         raise DatasetError(f"{where}: not a readable image ({err})") from None
     return image

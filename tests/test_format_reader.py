@@ -179,3 +179,21 @@ def test_parent_named_train_warns(tmp_path, miniciao_dir):
     data = _copy(miniciao_dir, target)
     with pytest.warns(UserWarning, match="get_dataset_name"):
         load_task(data)
+
+
+def test_several_sample_files_read_in_name_order(tmp_path, miniciao_dir, miniciao_task):
+    data = _copy(miniciao_dir, tmp_path)
+    test_dir = data / "miniciao.data" / "test"
+    original = test_dir / "sample-miniciao-test.tfrecord"
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(original))]
+    original.unlink()
+    for file_name, part in (("sample-b", records[10:]), ("sample-a.tfrecord", records[:10])):
+        with tf.io.TFRecordWriter(str(test_dir / file_name)) as writer:  # any extension, or none
+            for record in part:
+                writer.write(record)
+    (test_dir / "README.txt").write_text("not a sample file: ignored")
+    split = AutoDLDataset(test_dir)
+    assert [p.name for p in split.files] == ["sample-a.tfrecord", "sample-b"]
+    expected = [e for e, _ in miniciao_task.test.iter_numpy()]
+    got = [e for e, _ in split.iter_numpy()]
+    assert len(got) == 18 and all(np.array_equal(a, b) for a, b in zip(got, expected))

@@ -149,3 +149,16 @@ def test_ensure_digits_dataset_converts_once(tmp_path):
     assert (first / "digits.solution").stat().st_mtime_ns == stamp  # reused, not rewritten
     (first / "digits.data" / "test" / "metadata.textproto").unlink()  # broken copy -> rewritten
     assert load_task(make_dataset.ensure_digits_dataset(tmp_path)).test.get_metadata().size() > 0
+
+
+def test_image_folder_applies_exif_rotation(tmp_path):
+    for label in ("portrait", "plain"):
+        (tmp_path / label).mkdir()
+    picture = Image.fromarray(np.zeros((4, 6, 3), np.uint8))  # 6 wide, 4 high as stored
+    exif = picture.getexif()
+    exif[0x0112] = 6  # orientation: the camera was turned, viewers rotate by 90 degrees
+    picture.save(tmp_path / "portrait" / "p.jpg", exif=exif)
+    picture.save(tmp_path / "plain" / "q.jpg")
+    image_set = from_image_folder(tmp_path)
+    assert [im.shape for im in image_set.images] == [(4, 6, 3), (6, 4, 3)]  # classes sorted: plain, portrait
+    assert repr(image_set) == f"ImageSet({tmp_path.name!r}, 2 examples, 2 classes, 2 different shapes)"
