@@ -63,7 +63,7 @@ def _preprocess_fn(frames: int, resolution: int):
 def _is_graph_dataset(dataset: object) -> bool:
     if not isinstance(dataset, tf.data.Dataset):
         raise DataReadError(f"expected a tf.data.Dataset, got {type(dataset).__name__}")
-    return not tf.executing_eagerly()
+    return tf.is_symbolic_tensor(dataset._variant_tensor)  # built in a graph (TF1 style), not eagerly
 
 
 def _batches(dataset: tf.data.Dataset, frames: int, resolution: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:

@@ -1,0 +1,66 @@
+"""Small real AutoDL datasets (TFRecords written by autodl_format.writer) for the learner tests."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+from autodl_format.image_set import ImageSet
+from autodl_format.writer import write_dataset
+
+
+def digits_sets(n_train: int, n_test: int, classes: int = 10) -> tuple[ImageSet, ImageSet]:
+    """sklearn digits (8x8 grey, values 0-16 scaled to 0-255), first n_train / next n_test of the chosen classes."""
+    digits = load_digits()
+    keep = np.flatnonzero(digits.target < classes)
+    images = [(digits.images[i] * (255 / 16)).astype(np.uint8)[..., None] for i in keep]
+    targets = digits.target[keep]
+    train = ImageSet.from_class_indices("digits", images[:n_train], targets[:n_train], classes)
+    test = ImageSet.from_class_indices("digits", images[n_train:n_train + n_test],
+                                       targets[n_train:n_train + n_test], classes)
+    return train, test
+
+
+def one_per_class_sets(classes: int, n_test: int) -> tuple[ImageSet, ImageSet]:
+    """Tiny: one training image per class (digits), a larger test set."""
+    digits = load_digits()
+    firsts = [int(np.flatnonzero(digits.target == c)[0]) for c in range(classes)]
+    rest = [i for i in range(len(digits.target)) if digits.target[i] < classes and i not in firsts][:n_test]
+    image = lambda i: (digits.images[i] * (255 / 16)).astype(np.uint8)[..., None]  # noqa: E731
+    train = ImageSet.from_class_indices("tiny", [image(i) for i in firsts], list(range(classes)), classes)
+    test = ImageSet.from_class_indices("tiny", [image(i) for i in rest], digits.target[rest], classes)
+    return train, test
+
+
+def colour_variable_sets(rng: np.random.Generator, n_train: int, n_test: int) -> tuple[ImageSet, ImageSet]:
+    """Colour images of varying sizes whose class is the dominant colour channel (learnable)."""
+    def make(n):
+        images, classes = [], []
+        for _ in range(n):
+            c = int(rng.integers(3))
+            h, w = int(rng.integers(12, 40)), int(rng.integers(12, 40))
+            image = rng.integers(0, 90, size=(h, w, 3))
+            image[..., c] += 160
+            images.append(image.astype(np.uint8))
+            classes.append(c)
+        return ImageSet.from_class_indices("colours", images, classes, 3)
+    return make(n_train), make(n_test)
+
+
+def video_sets(rng: np.random.Generator, n_train: int, n_test: int, frames: int = 6) -> tuple[ImageSet, ImageSet]:
+    """Grey clips (T, 16, 16, 1): class 0 gets brighter over time, class 1 darker."""
+    def make(n):
+        clips, classes = [], []
+        for _ in range(n):
+            c = int(rng.integers(2))
+            ramp = np.linspace(40, 220, frames)[:: 1 if c == 0 else -1]
+            clip = ramp[:, None, None, None] + rng.normal(0, 10, size=(frames, 16, 16, 1))
+            clips.append(np.clip(clip, 0, 255).astype(np.uint8))
+            classes.append(c)
+        return ImageSet.from_class_indices("clips", clips, classes, 2)
+    return make(n_train), make(n_test)
+
+
+def write(sets: tuple[ImageSet, ImageSet], root: Path, name: str, encoding: str = "png") -> Path:
+    return write_dataset(sets[0], sets[1], root, name, encoding=encoding)

@@ -1,0 +1,51 @@
+"""learner.config: the generalist loads, every range is enforced, errors name the file and the field."""
+import json
+from dataclasses import fields
+
+import pytest
+
+from learner.config import CONFIG_ENV, PORTFOLIO_DIR, ConfigError, LearnerConfig, config_from_dict, load_config
+
+
+def test_generalist_is_the_default_and_sets_every_field():
+    config = load_config()
+    raw = json.loads((PORTFOLIO_DIR / "generalist.json").read_text())
+    assert set(raw) == {f.name for f in fields(LearnerConfig)}
+    assert config == LearnerConfig(**raw)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", 0.6), ("lr", 1e-6), ("batch_size", 8), ("batch_size", 256), ("dropout", 0.0), ("dropout", 1.0),
+    ("freeze_fraction", 1.5), ("augmentation", 3), ("resolution", 8), ("video_frames", 0),
+    ("backbone", "vgg16"), ("optimizer", "rmsprop"), ("batch_size", 32.5), ("early_predictions", "yes"),
+    ("prediction_growth", 1.0), ("max_train_samples", 0),
+])
+def test_out_of_range_values_are_rejected_with_the_field_name(field, value):
+    with pytest.raises(ConfigError, match=field):
+        config_from_dict({field: value})
+
+
+def test_unknown_fields_are_errors_and_integral_floats_are_accepted():
+    with pytest.raises(ConfigError, match="unknown field.*learning_rate"):
+        config_from_dict({"learning_rate": 0.1})
+    assert config_from_dict({"batch_size": 32.0}).batch_size == 32
+
+
+def test_bad_file_errors_name_the_file(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"lr": 2.0}')
+    with pytest.raises(ConfigError, match=r"broken\.json: lr must lie in"):
+        load_config(str(path))
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match=r"broken\.json: cannot read config"):
+        load_config(str(path))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config("no_such_portfolio_member")
+
+
+def test_env_var_selects_another_config(tmp_path, monkeypatch):
+    path = tmp_path / "other.json"
+    path.write_text(json.dumps({"optimizer": "adam", "lr": 0.001}))
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+    config = load_config()
+    assert (config.optimizer, config.lr, config.batch_size) == ("adam", 0.001, LearnerConfig().batch_size)
