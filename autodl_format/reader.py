@@ -107,6 +107,7 @@ class AutoDLDataset:
         counts = [count_tfrecords(path) for path in self.files]
         if check == "crc":
             counts = [_verify_checksums(path) for path in self.files]
+        self._counts = counts
         if sum(counts) != self.metadata.size():
             per_file = ", ".join(f"{p.name}: {c}" for p, c in zip(self.files, counts))
             raise DatasetError(f"{self.subset_dir / METADATA_FILE}: sample_count is {self.metadata.size()} but the "
@@ -124,12 +125,13 @@ class AutoDLDataset:
             raise DatasetError(f"{where}: COMPRESSED images need 1-4 channels, got {meta.get_num_channels()}")
 
     def _check_first_record(self) -> None:
-        first = next(iter(tf.data.TFRecordDataset(str(self.files[0])).take(1)))
+        path = next(p for p, count in zip(self.files, self._counts) if count)  # sample_count > 0: one exists
+        first = next(iter(tf.data.TFRecordDataset(str(path)).take(1)))
         try:
             self._parse(first)
         except (tf.errors.OpError, ValueError) as err:
             message = _first_line(err) if isinstance(err, tf.errors.OpError) else str(err).splitlines()[0]
-            raise DatasetError(f"{self.files[0]}: record 0 is not a valid AutoDL SequenceExample ({message})") from None
+            raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample ({message})") from None
 
     def get_metadata(self) -> AutoDLMetadata:
         return self.metadata
@@ -185,19 +187,19 @@ class AutoDLDataset:
             except StopIteration:
                 return
             except tf.errors.OpError as err:
-                raise DatasetError(f"{self._file_of(index)}: record {index} of {self.subset_dir.name} cannot be "
-                                   f"decoded ({_first_line(err)})") from None
+                path, record = self._locate(index)
+                raise DatasetError(f"{path}: record {record} of {self.subset_dir.name} cannot be decoded "
+                                   f"({_first_line(err)})") from None
             yield example.numpy(), labels.numpy()
             index += 1
 
-    def _file_of(self, index: int) -> Path:
-        # Which file holds the index-th record of the concatenation (for error messages only).
-        for path in self.files:
-            count = count_tfrecords(path)
+    def _locate(self, index: int) -> tuple[Path, int]:
+        # The file holding the index-th record of the concatenation, and the record's index in it.
+        for path, count in zip(self.files, self._counts):
             if index < count:
-                return path
+                return path, index
             index -= count
-        return self.files[-1]
+        return self.files[-1], index
 
     def check_all_records(self) -> None:
         """Decode every record once (cost: one full pass); DatasetError naming the file on the first bad one."""
