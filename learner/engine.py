@@ -84,6 +84,7 @@ class Learner:
         self.device = self._place_network()
         self.amp = self.device.type == "cuda"
         self.infer_seconds_per_image = self._warm_up()
+        self.infer_totals = [0.0, 0]  # seconds, examples of the measured inference passes
         self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) at %dx%d (plain "
                       "resize) | %d classes | test size %s", config.to_dict(), self.backbone_name, self.device,
                       torch.get_num_threads(), (sequence, rows, cols, channels), self.frames, config.resolution,
@@ -168,9 +169,12 @@ class Learner:
         return torch.cat(out)
 
     def _measured_inference(self, start: float, count: int) -> None:
-        """Keep the latest measured inference cost per example (the constructor's warm-up figure is rough)."""
-        if count >= 16:
-            self.infer_seconds_per_image = (time.monotonic() - start) / count
+        """Inference cost per example over all passes so far (single small passes are distorted by one-off
+        kernel set-up for new batch shapes; the constructor's warm-up figure is only a first guess)."""
+        self.infer_totals[0] += time.monotonic() - start
+        self.infer_totals[1] += count
+        if self.infer_totals[1] >= 32:
+            self.infer_seconds_per_image = self.infer_totals[0] / self.infer_totals[1]
 
     def _probabilities(self, scores: torch.Tensor) -> np.ndarray:
         """Scores -> probabilities in float64 (float64 keeps confident values apart, fewer ties)."""

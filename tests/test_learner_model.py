@@ -1,0 +1,103 @@
+"""model.Model end to end on real small TFRecords, with the real EfficientNet-Lite0 (at low resolution)."""
+import json
+import time
+
+import numpy as np
+import pytest
+import torch  # noqa: F401 - before TensorFlow
+
+from autodl_format.reader import load_task
+from autodl_format.tf_import import tf
+from learner.validation import nauc
+from model import Model
+from tests.learner_datasets import digits_sets, one_per_class_sets, write
+
+SMALL = {"resolution": 48, "batch_size": 16, "first_fit_samples": 96, "max_train_samples": 600,
+         "min_prediction_gap_s": 0.5}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("learner_model")
+
+
+@pytest.fixture(scope="module")
+def digits_task(data_root):
+    return load_task(write(digits_sets(400, 120), data_root, "digits"))
+
+
+def small_config(root, name="small", **changes) -> str:
+    path = root / f"{name}.json"
+    path.write_text(json.dumps({**SMALL, **changes}))
+    return str(path)
+
+
+def run_like_ingestion(model, task, budget: float) -> tuple[list[tuple[float, np.ndarray]], float]:
+    """The ingestion loop: train/test with remaining = start + budget - now, until done_training."""
+    start = time.monotonic()
+    predictions, latest_return = [], 0.0
+    while not model.done_training and time.monotonic() - start < budget:
+        model.train(task.train.get_dataset(), remaining_time_budget=start + budget - time.monotonic())
+        latest_return = time.monotonic() - start
+        prediction = model.test(task.test.get_dataset(), remaining_time_budget=start + budget - time.monotonic())
+        latest_return = time.monotonic() - start
+        predictions.append((latest_return, prediction))
+    return predictions, latest_return
+
+
+def test_first_prediction_comes_from_a_subset_and_learns(digits_task, data_root):
+    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    model.train(digits_task.train.get_dataset(), remaining_time_budget=300)
+    reader = model.learner.train_reader
+    assert reader.store.count <= SMALL["first_fit_samples"] and not reader.exhausted  # no full pass first
+    prediction = model.test(digits_task.test.get_dataset(), remaining_time_budget=290)
+    solution = np.loadtxt(digits_task.solution_path)
+    assert prediction.shape == solution.shape and np.isfinite(prediction).all()
+    assert (prediction.std(axis=0) > 0).all()  # no constant column
+    assert nauc(solution, prediction) > 0.6  # frozen ImageNet features + ridge on 86 digits: far above chance (0)
+
+
+def test_time_budget_is_respected_and_predictions_are_made(digits_task, data_root):
+    budget = 25.0
+    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    predictions, latest_return = run_like_ingestion(model, digits_task, budget)
+    assert model.done_training
+    assert latest_return < budget  # every call returned within the given budget
+    assert len(predictions) >= 2
+    solution = np.loadtxt(digits_task.solution_path)
+    assert nauc(solution, predictions[-1][1]) > 0.6
+
+
+def test_predict_only_at_the_end_variant(digits_task, data_root):
+    budget = 20.0
+    model = Model(digits_task.train.get_metadata(),
+                  config=small_config(data_root, "late", early_predictions=False))
+    predictions, latest_return = run_like_ingestion(model, digits_task, budget)
+    assert latest_return < budget and model.done_training
+    assert model.learner.predictions == 1  # one real prediction, made at the end
+    assert predictions[-1][1].shape == (120, 10)
+
+
+def test_a_failing_train_call_keeps_the_last_good_prediction(digits_task, data_root):
+    # The train data turn corrupt after the first 200 records: the first call (96 records) works, the next
+    # call reads on and hits the corrupt part.
+    good = digits_task.train.get_dataset()
+    corrupt = good.skip(200).map(lambda x, y: (tf.debugging.assert_all_finite(x * np.nan, "corrupt record"), y))
+    dataset = good.take(200).concatenate(corrupt)
+    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    model.train(dataset, remaining_time_budget=120)
+    first = model.test(digits_task.test.get_dataset(), remaining_time_budget=115)
+    model.train(dataset, remaining_time_budget=110)
+    assert model.failed_train_calls == 1
+    again = model.test(digits_task.test.get_dataset(), remaining_time_budget=100)
+    np.testing.assert_array_equal(again, first)
+
+
+def test_one_example_per_class_and_a_larger_test_set(data_root):
+    task = load_task(write(one_per_class_sets(5, 60), data_root, "tiny"))
+    model = Model(task.train.get_metadata(), config=small_config(data_root))
+    predictions, latest_return = run_like_ingestion(model, task, 12.0)
+    assert latest_return < 12.0 and model.failed_train_calls == 0
+    assert len(model.learner.val_index) == 0  # no validation possible: predictions follow the time grid
+    final = predictions[-1][1]
+    assert final.shape == (60, 5) and np.isfinite(final).all()
