@@ -1,0 +1,48 @@
+"""The shipped default meta-classifier: loads, checks the fingerprint network, and identifies a known dataset
+end to end from real images."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from meta_classifier.classifiers import check_identity, load_classifier
+from meta_classifier.errors import FingerprintMismatch
+from meta_classifier.fingerprint import FingerprintNet
+from meta_classifier.known import load_catalogue
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "meta_classifier" / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.set_num_threads(1)
+    return FingerprintNet()
+
+
+def test_shipped_artifacts_match_the_running_fingerprint_network(net):
+    for kind in ("precalc", "mlp_vote", "kmeans_vote"):
+        classifier = load_classifier(ARTIFACTS, kind, expected_identity=net.identity)
+        assert classifier.names == [e["name"] for e in load_catalogue()["datasets"]]
+
+
+def test_mismatched_network_fails_with_a_clear_message(net, tmp_path):
+    other = {**net.identity, "weights_sha256": "0" * 64, "input_size": 128}
+    with pytest.raises(FingerprintMismatch, match="weights_sha256.*input_size.*retrain"):
+        load_classifier(ARTIFACTS, "precalc", expected_identity=other)
+    header = json.loads((ARTIFACTS / "precalc.json").read_text())
+    check_identity(header["fingerprint_network"], net.identity, "shipped")  # the real one passes
+
+
+def test_identifies_known_datasets_from_raw_images(net, autodl_raw_root):
+    """64 raw images (from the end of each file; the build sampled 600 at random, so a few may overlap) ->
+    fingerprint -> shipped precalc classifier -> the right dataset."""
+    from autodl_format.sources import from_shared_raw
+
+    classifier = load_classifier(ARTIFACTS, "precalc", expected_identity=net.identity)
+    for name in ("notmnist_test", "extended_yaleb"):
+        images = from_shared_raw(name, autodl_raw_root).images[-64:]
+        probs = classifier.predict_proba(net(images))
+        assert probs.shape == (classifier.n_datasets,) and np.isclose(probs.sum(), 1.0, atol=1e-5)
+        assert classifier.names[int(probs.argmax())] == name, dict(zip(classifier.names, probs.round(3)))
