@@ -266,15 +266,13 @@ def check_identity(stored: dict, expected: dict, where: str) -> None:
                                   f"; rebuild metadata/ and retrain with python -m scripts.train_meta_classifier")
 
 
-def load_classifier(directory: str | Path, kind: str = "precalc",
-                    expected_identity: dict | None = None) -> MetaClassifier:
-    """Load `KIND.json` + `KIND.pt` from directory; with expected_identity, check the fingerprint network."""
+def read_header(directory: str | Path, kind: str = "precalc") -> dict:
+    """The JSON half of a saved classifier (config, names, fingerprint network), validated."""
     if kind not in CLASSIFIERS:
         raise ValueError(f"unknown classifier kind {kind!r}; choose from {', '.join(CLASSIFIERS)}")
-    header_path, state_path = Path(directory) / f"{kind}.json", Path(directory) / f"{kind}.pt"
-    for path in (header_path, state_path):
-        if not path.is_file():
-            raise ArtifactError(f"{path}: missing (train with python -m scripts.train_meta_classifier)")
+    header_path = Path(directory) / f"{kind}.json"
+    if not header_path.is_file():
+        raise ArtifactError(f"{header_path}: missing (train with python -m scripts.train_meta_classifier)")
     try:
         header = json.loads(header_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -282,8 +280,18 @@ def load_classifier(directory: str | Path, kind: str = "precalc",
     if header.get("format_version") != FORMAT_VERSION or header.get("kind") != kind:
         raise ArtifactError(f"{header_path}: expected format {FORMAT_VERSION} kind {kind!r}, got "
                             f"{header.get('format_version')!r} {header.get('kind')!r}")
+    return header
+
+
+def load_classifier(directory: str | Path, kind: str = "precalc",
+                    expected_identity: dict | None = None) -> MetaClassifier:
+    """Load `KIND.json` + `KIND.pt` from directory; with expected_identity, check the fingerprint network."""
+    header = read_header(directory, kind)
+    state_path = Path(directory) / f"{kind}.pt"
+    if not state_path.is_file():
+        raise ArtifactError(f"{state_path}: missing (train with python -m scripts.train_meta_classifier)")
     if expected_identity is not None:
-        check_identity(header["fingerprint_network"], expected_identity, str(header_path))
+        check_identity(header["fingerprint_network"], expected_identity, str(Path(directory) / f"{kind}.json"))
     classifier = CLASSIFIERS[kind](header["config"], header["names"], header["fingerprint_network"])
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
@@ -309,4 +317,4 @@ def mean_nll(classifier: MetaClassifier, data: FingerprintSet, batch_sizes: tupl
 
 
 __all__ = ["CLASSIFIERS", "KMeansVote", "MLPVote", "PrecalcMLP", "MetaClassifier", "load_classifier",
-           "check_identity", "mean_nll"]
+           "check_identity", "mean_nll", "read_header"]

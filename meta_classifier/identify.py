@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from meta_classifier.classifiers import MetaClassifier, load_classifier
+from meta_classifier.classifiers import MetaClassifier, load_classifier, read_header
 from meta_classifier.fingerprint import DEFAULT_BACKBONES, FingerprintNet
 
 DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -26,8 +26,8 @@ class DatasetIdentifier:
              backbones: Sequence[str] = DEFAULT_BACKBONES) -> DatasetIdentifier:
         """Build the fingerprint network the artefacts were trained with (input size from the artefact) and load
         the classifier; FingerprintMismatch when this machine's backbone differs from the training one."""
-        header = load_classifier(artifacts, kind).identity  # header only used for the input size
-        net = FingerprintNet(backbones, input_size=int(header.get("input_size", 96)))
+        trained_with = read_header(artifacts, kind)["fingerprint_network"]
+        net = FingerprintNet(backbones, input_size=int(trained_with.get("input_size", 96)))
         return cls(net, load_classifier(artifacts, kind, expected_identity=net.identity))
 
     def identify(self, images: Sequence[np.ndarray]) -> dict[str, float]:

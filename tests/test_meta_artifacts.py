@@ -10,6 +10,7 @@ import torch
 from meta_classifier.classifiers import check_identity, load_classifier
 from meta_classifier.errors import FingerprintMismatch
 from meta_classifier.fingerprint import FingerprintNet
+from meta_classifier.identify import DatasetIdentifier
 from meta_classifier.known import load_catalogue
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "meta_classifier" / "artifacts"
@@ -40,9 +41,13 @@ def test_identifies_known_datasets_from_raw_images(net, autodl_raw_root):
     fingerprint -> shipped precalc classifier -> the right dataset."""
     from autodl_format.sources import from_shared_raw
 
-    classifier = load_classifier(ARTIFACTS, "precalc", expected_identity=net.identity)
+    identifier = DatasetIdentifier(net, load_classifier(ARTIFACTS, "precalc", expected_identity=net.identity))
     for name in ("notmnist_test", "extended_yaleb"):
-        images = from_shared_raw(name, autodl_raw_root).images[-64:]
-        probs = classifier.predict_proba(net(images))
-        assert probs.shape == (classifier.n_datasets,) and np.isclose(probs.sum(), 1.0, atol=1e-5)
-        assert classifier.names[int(probs.argmax())] == name, dict(zip(classifier.names, probs.round(3)))
+        probs = identifier.identify(from_shared_raw(name, autodl_raw_root).images[-64:])
+        assert len(probs) == identifier.classifier.n_datasets and np.isclose(sum(probs.values()), 1.0, atol=1e-5)
+        assert next(iter(probs)) == name, probs  # highest first
+
+
+def test_identifier_loads_with_the_artifacts_input_size():
+    identifier = DatasetIdentifier.load(ARTIFACTS)
+    assert identifier.net.input_size == identifier.classifier.identity["input_size"]
