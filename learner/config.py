@@ -27,17 +27,19 @@ class LearnerConfig:
     backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
     resolution: int = 64                   # images are resized (aspect NOT kept) to resolution x resolution
     optimizer: str = "sgd"                 # "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6; or "adam"
-    lr: float = 0.01
+    lr: float = 0.003                      # low: fine-tuning starts from the ridge head, not from scratch
     batch_size: int = 64
     dropout: float = 0.1                   # before the linear classifier
     freeze_fraction: float = 0.3           # leading fraction of the backbone's parameter tensors kept frozen
+    adapt_batchnorm: bool = False          # True: BatchNorm statistics of trainable layers follow the new data
     augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
     video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
     first_fit_samples: int = 1024          # train examples behind the first (closed-form) prediction, at most
     first_fit_seconds: float = 4.0         # ... and reading + feature extraction for it stops after this long
     first_head_l2: float = 10.0            # ridge penalty of that first head (on standardised features)
-    early_predictions: bool = True         # False: no first ridge prediction, fine-tune then predict once at the end
+    early_predictions: bool = True         # False: no first ridge predictions, fine-tune then predict once at the end
+    pixel_head: bool = True                # the very first prediction: ridge on 16x16 raw pixels (sub-second)
     prediction_growth: float = 1.5         # next evaluation at elapsed * growth (a geometric grid in time)
     min_prediction_gap_s: float = 2.0      # and at least this many seconds after the previous one
     validation_fraction: float = 0.1       # of the first-read subset, capped by validation_max
@@ -62,6 +64,10 @@ class LearnerConfig:
         _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
         if not isinstance(self.early_predictions, bool):
             raise ConfigError(f"early_predictions must be true or false, not {self.early_predictions!r}")
+        if not isinstance(self.adapt_batchnorm, bool):
+            raise ConfigError(f"adapt_batchnorm must be true or false, not {self.adapt_batchnorm!r}")
+        if not isinstance(self.pixel_head, bool):
+            raise ConfigError(f"pixel_head must be true or false, not {self.pixel_head!r}")
         _check_range("prediction_growth", self.prediction_growth, 1.05, 4.0)
         _check_range("min_prediction_gap_s", self.min_prediction_gap_s, 0.0, 600.0)
         _check_range("validation_fraction", self.validation_fraction, 0.0, 0.5)

@@ -2,8 +2,11 @@
 
 Schedule (see the module docs of data, ridge and validation for the parts):
 1. Constructor (outside the budget): backbone built, weights loaded, a warm-up forward and backward.
-2. First train call: read only the first `first_fit_samples` train examples, fit a ridge head on frozen pooled
-   features; the first test call decodes and caches the test set and predicts with it (first prediction).
+2. First train call: read only the first train examples (at most `first_fit_samples`, time-boxed by
+   `first_fit_seconds`, no shuffle buffer) and fit a ridge head on their raw pixels (16x16); the first test call
+   decodes and caches the test set and predicts with it (sub-second). Second train call: a ridge head on frozen
+   pooled backbone features of the same examples, predicted with when validation says it is better. Fine-tuning
+   starts from that ridge solution as its linear head.
 3. Later train calls: read the rest of the train data (up to `max_train_samples`, time-boxed), fine-tune, and
    evaluate on validation at elapsed times growing geometrically (x prediction_growth). A call returns (and the
    next test predicts) only when validation improved; otherwise it cuts the learning rate after `patience`
@@ -28,7 +31,7 @@ import torch.nn.functional as F
 from learner.backbones import build_first_available
 from learner.clock import Clock
 from learner.config import LearnerConfig
-from learner.data import StreamReader, is_multilabel
+from learner.data import READ_BATCH, StreamReader, is_multilabel
 from learner.network import Classifier, augment
 from learner.ridge import RidgeHead, fit_ridge
 from learner.validation import improves, nauc, split_validation
@@ -39,6 +42,7 @@ RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharp
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
 MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
+PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
 
 
 def get_logger() -> logging.Logger:
@@ -80,7 +84,8 @@ class Learner:
         for reason in skipped:
             self.log.info("backbone fallback: %s", reason)
         self.backbone_name = backbone.name
-        self.net = Classifier(backbone, self.num_classes, config.dropout, config.freeze_fraction)
+        self.net = Classifier(backbone, self.num_classes, config.dropout, config.freeze_fraction,
+                              config.adapt_batchnorm)
         self.device = self._place_network()
         self.amp = self.device.type == "cuda"
         self.infer_seconds_per_image = self._warm_up()
@@ -107,8 +112,9 @@ class Learner:
         self.plateau = 0
         self.lr_cuts = 0
         self.next_eval = 0.0
+        self.pixel_head: RidgeHead | None = None
         self.first_head: RidgeHead | None = None
-        self.pending: str | RidgeHead | None = None  # what the next test call predicts with
+        self.pending: str | None = None  # what the next test call predicts with: "pixels", "features", "network"
         self.predictions = 0
         self.last_prediction: np.ndarray | None = None
 
@@ -168,6 +174,15 @@ class Learner:
         self._measured_inference(start, len(examples))
         return torch.cat(out)
 
+    def _pixels(self, examples: np.ndarray) -> torch.Tensor:
+        """Raw pixels downscaled to PIXEL_SIDE x PIXEL_SIDE, flattened (N, S*S*C); video frames averaged."""
+        out = []
+        for i in range(0, len(examples), INFER_BATCH):
+            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).float().mean(dim=1)  # (B, R, R, C)
+            pooled = F.adaptive_avg_pool2d(batch.permute(0, 3, 1, 2), PIXEL_SIDE)
+            out.append(pooled.flatten(1) / 255.0)
+        return torch.cat(out)
+
     def _measured_inference(self, start: float, count: int) -> None:
         """Inference cost per example over all passes so far (single small passes are distorted by one-off
         kernel set-up for new batch shapes; the constructor's warm-up figure is only a first guess)."""
@@ -200,7 +215,7 @@ class Learner:
         return seconds
 
     def _use_flip(self) -> bool:
-        return (self.predictions >= self.cfg.flip_test_after and not isinstance(self.pending, RidgeHead)
+        return (self.predictions >= self.cfg.flip_test_after and self.pending == "network"
                 and self.clock.left() > 4 * self._estimated_test_seconds(flip=True) + self.clock.safety_margin())
 
     def _reserve(self) -> float:
@@ -214,37 +229,39 @@ class Learner:
         self.clock.update(remaining_time_budget)
         if self.done_training:
             return
+        early = self.cfg.early_predictions
         if self.train_reader is None:
             self._first_read(dataset)
+            if early and self.cfg.pixel_head:
+                return self._fit_pixel_head()
+        if self.first_head is None:
             self._fit_first_head()
-            if self.cfg.early_predictions:
+            if early:
                 return
         self._fine_tune()
 
     def _first_read(self, dataset) -> None:
-        """Read the first train examples and their frozen features, chunk by chunk. With early predictions this
-        stops at first_fit_samples or after first_fit_seconds (at least MIN_FIRST_FIT examples), so the first
-        prediction comes within seconds however large or slow the data is; otherwise everything is read."""
+        """Read the first train examples. With early predictions this stops at first_fit_samples, or once reading
+        plus the (estimated) feature extraction of what was read would pass first_fit_seconds (never below
+        MIN_FIRST_FIT examples), so that the first predictions come within seconds however large or slow the
+        data is. Without early predictions everything (up to the cap) is read now."""
         cfg = self.cfg
         self.train_reader = reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
-        start, chunks = time.monotonic(), []
+        start = time.monotonic()
         limit = cfg.first_fit_samples if cfg.early_predictions else cfg.max_train_samples
         while reader.store.count < limit and not reader.exhausted:
-            blocks = len(reader.store.examples)
             # Only the safety margin bounds this read: without training data there is nothing to predict from.
-            if not reader.read(limit=min(INFER_BATCH, limit - reader.store.count),
+            if not reader.read(limit=min(READ_BATCH, limit - reader.store.count),
                                deadline=self.clock.deadline - self.clock.safety_margin()):
                 break
-            chunks.extend(self._features(block) for block in reader.store.examples[blocks:])
-            if (cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT
-                    and time.monotonic() - start > cfg.first_fit_seconds):
+            projected = time.monotonic() - start + reader.store.count * self.frames * self.infer_seconds_per_image
+            if cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT and projected > cfg.first_fit_seconds:
                 break
         examples, labels = reader.store.arrays()
-        self.first_features = torch.cat(chunks)
         self.multilabel = is_multilabel(labels)
         self.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, self.multilabel,
                                           self.rng)
-        self.log.info("read %d train examples and their features in %.1fs (%s) | %s | validation %d examples%s",
+        self.log.info("read %d train examples in %.1fs (%s) | %s | validation %d examples%s",
                       len(examples), time.monotonic() - start, "all" if reader.exhausted else "more left",
                       "multilabel (sigmoid, BCE)" if self.multilabel else "multiclass (softmax, CE)",
                       len(self.val_index), "" if len(self.val_index) else " (too few: predict on the time grid)")
@@ -254,19 +271,42 @@ class Learner:
         mask[self.val_index] = False
         return mask
 
-    def _fit_first_head(self) -> None:
-        start = time.monotonic()
+    def _fit_head(self, features: torch.Tensor, what: str) -> RidgeHead:
+        """Ridge on the read train examples' `features`; it becomes the next prediction when validation says it
+        is better than the best so far (always, without validation)."""
         labels = self.train_reader.store.arrays()[1]
-        features = self.first_features
         mask = self._train_mask(len(labels))
         head = fit_ridge(features[mask], torch.from_numpy(labels[mask]), self.cfg.first_head_l2)
-        self.first_head, self.first_features = head, None
-        if len(self.val_index) and self.cfg.early_predictions:
-            self.best_score = nauc(labels[self.val_index], head.scores(features[~mask]).numpy())
-        if self.cfg.early_predictions:
-            self.pending = head
-        self.log.info("first head: ridge on %d frozen feature vectors in %.2fs at %.1fs elapsed | validation "
-                      "NAUC %.4f", int(mask.sum()), time.monotonic() - start, self.clock.elapsed(), self.best_score)
+        score = loss = None
+        if len(self.val_index):
+            logits = self._ridge_logits(head, features[~mask])
+            score, loss = nauc(labels[self.val_index], logits.numpy()), self._loss(logits, labels[self.val_index])
+        better = score is None or improves(score, loss, self.best_score, self.best_loss)
+        if self.cfg.early_predictions and better:
+            self.pending = what
+            if score is not None:
+                self.best_score, self.best_loss = score, loss
+        self.log.info("%s head: ridge on %d examples at %.1fs elapsed | validation NAUC %s%s", what,
+                      int(mask.sum()), self.clock.elapsed(), "-" if score is None else f"{score:.4f}",
+                      "" if better else " (not better: no prediction)")
+        return head
+
+    def _ridge_logits(self, head: RidgeHead, inputs: torch.Tensor) -> torch.Tensor:
+        """Ridge scores as logits: the same scale the network's head starts from (see _init_head_from)."""
+        logits = head.scores(inputs) * RIDGE_TEMPERATURE
+        return logits - RIDGE_TEMPERATURE / 2 if self.multilabel else logits
+
+    def _loss(self, logits: torch.Tensor, labels: np.ndarray) -> float:
+        targets = torch.as_tensor(labels, dtype=logits.dtype)
+        if self.multilabel:
+            return float(F.binary_cross_entropy_with_logits(logits, targets))
+        return float(F.cross_entropy(logits, targets.argmax(dim=1)))
+
+    def _fit_pixel_head(self) -> None:
+        self.pixel_head = self._fit_head(self._pixels(self.train_reader.store.arrays()[0]), "pixels")
+
+    def _fit_first_head(self) -> None:
+        self.first_head = self._fit_head(self._features(self.train_reader.store.arrays()[0]), "features")
 
     def _load_rest(self) -> None:
         """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
@@ -309,6 +349,8 @@ class Learner:
         if self.optimizer is None:
             if self.first_head is not None:
                 self._init_head_from(self.first_head)
+                # The starting point is a valid "best": plateaus restart from it until something beats it.
+                self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
             self.optimizer = self._make_optimizer()
             self.next_eval = self.clock.elapsed() + self.cfg.min_prediction_gap_s
         while True:
@@ -317,7 +359,7 @@ class Learner:
                 eval_at = stop_at  # predict once, at the end
             else:
                 eval_at = min(self.clock.start + self.next_eval, stop_at)
-            trained = self._train_until(eval_at)
+            trained = self._train_until(eval_at, stop_at)
             out_of_time = time.monotonic() >= stop_at - self._seconds_per_step()
             if not trained and out_of_time:
                 return self._finish("time nearly spent")
@@ -348,14 +390,15 @@ class Learner:
         self.log.info("done training at %.1fs: %s (%d steps, best validation NAUC %.4f)", self.clock.elapsed(),
                       why, self.steps, self.best_score)
 
-    def _train_until(self, stop_at: float) -> int:
+    def _train_until(self, soft_stop: float, hard_stop: float) -> int:
+        """Train until soft_stop (the next evaluation), but at least one step if that fits before hard_stop."""
         self.net.train()
         n = len(self.train_x)
         clips = max(2, self.cfg.batch_size // self.frames)
         start = time.monotonic()
         running = torch.zeros((), device=self.device)
         steps = 0
-        while time.monotonic() + self._seconds_per_step() < stop_at:
+        while time.monotonic() + self._seconds_per_step() < (soft_stop if steps else hard_stop):
             step_start = time.monotonic()
             index = torch.randint(n, (clips,), device=self.device)
             targets = self.train_y[index]
@@ -393,11 +436,7 @@ class Learner:
             self.pending = "network"
             return True
         logits = self._predict_network(self.val_x, flip=False)
-        targets = torch.from_numpy(self.val_y)
-        if self.multilabel:
-            loss = float(F.binary_cross_entropy_with_logits(logits, targets))
-        else:
-            loss = float(F.cross_entropy(logits, targets.argmax(dim=1)))
+        loss = self._loss(logits, self.val_y)
         score = nauc(self.val_y, logits.numpy())
         better = improves(score, loss, self.best_score, self.best_loss)
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
@@ -442,18 +481,18 @@ class Learner:
             return self._fallback_prediction()
         start = time.monotonic()
         examples, _ = self.test_reader.store.arrays()
-        if isinstance(self.pending, RidgeHead):
-            scores = self.pending.scores(self._features(examples)) * RIDGE_TEMPERATURE
-            if self.multilabel:
-                scores = scores - RIDGE_TEMPERATURE / 2  # a 0/1 target's midpoint becomes the sigmoid's
+        if self.pending in ("pixels", "features"):
+            head = self.pixel_head if self.pending == "pixels" else self.first_head
+            inputs = self._pixels(examples) if self.pending == "pixels" else self._features(examples)
+            scores = self._ridge_logits(head, inputs)
         else:
             scores = self._predict_network(examples, flip)
         prediction = self._probabilities(scores)
         seconds = time.monotonic() - start
-        self.last_prediction, self.pending = prediction, None
         self.predictions += 1
-        self.log.info("prediction %d at %.1fs elapsed (test pass %.2fs%s)", self.predictions, self.clock.elapsed(),
-                      seconds, ", flip-averaged" if flip else "")
+        self.log.info("prediction %d (%s) at %.1fs elapsed (test pass %.2fs%s)", self.predictions, self.pending,
+                      self.clock.elapsed(), seconds, ", flip-averaged" if flip else "")
+        self.last_prediction, self.pending = prediction, None
         return prediction
 
     def _read_test(self, dataset) -> None:

@@ -12,7 +12,8 @@ from learner.backbones import Backbone
 
 
 class Classifier(nn.Module):
-    def __init__(self, backbone: Backbone, num_classes: int, dropout: float, freeze_fraction: float) -> None:
+    def __init__(self, backbone: Backbone, num_classes: int, dropout: float, freeze_fraction: float,
+                 adapt_batchnorm: bool = False) -> None:
         super().__init__()
         self.features = backbone.features
         self.dropout = nn.Dropout(dropout)
@@ -20,10 +21,14 @@ class Classifier(nn.Module):
         self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
         self.frozen_modules = _freeze_leading(self.features, freeze_fraction)
+        if not adapt_batchnorm:
+            # Keep every BatchNorm on its pretrained statistics: the features seen in training then equal those
+            # of evaluation, so the ridge-initialised head stays valid and small batches cannot derail them.
+            self.frozen_modules = [m for m in self.features.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     def train(self, mode: bool = True) -> "Classifier":
         super().train(mode)
-        for module in self.frozen_modules:  # frozen BatchNorm keeps its pretrained statistics
+        for module in self.frozen_modules:  # these BatchNorm layers keep their pretrained statistics
             module.eval()
         return self
 

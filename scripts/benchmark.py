@@ -1,0 +1,152 @@
+"""Benchmark model variants on AutoDL datasets: ingestion (hard stop at the budget) then scoring, per pair.
+
+    .venv/bin/python -m scripts.benchmark --datasets data/digits data/coil20 --budget 60 --out runs/bench
+    .venv/bin/python -m scripts.benchmark --datasets data/* --variants generalist --budget 300 --threads 2
+
+Variants: linear_pixels (trivial baseline: ridge on 16x16 raw pixels, scripts/baselines/linear_pixels),
+generalist (model.py with portfolio/generalist.json), generalist_late (the same without the early-prediction
+schedule: one prediction at the end), or any portfolio name / JSON path (model.py with that config).
+Datasets are AutoDL dataset directories (make them with `python -m scripts.make_dataset --source raw:NAME`).
+
+Writes to --out: results.md and results.csv (ALC, NAUC of the last prediction, time of the first prediction,
+number of predictions, train images/s from the learner's log) and learning_curves.png (all curves), plus each
+run's predictions, scores and ingestion log under OUT/runs/DATASET/VARIANT.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from learner.config import config_path, load_config
+from scripts.run_task import REPO_ROOT, run_task
+
+BASELINE_DIR = REPO_ROOT / "scripts" / "baselines" / "linear_pixels"
+DEFAULT_VARIANTS = ("linear_pixels", "generalist", "generalist_late")
+TRAIN_LINE = re.compile(r"\[learner\] trained \d+ steps in ([0-9.]+)s \(([0-9.]+) images/s")
+COLUMNS = ("dataset", "variant", "alc", "last_nauc", "first_prediction_s", "predictions", "train_images_per_s")
+
+
+@dataclass
+class Row:
+    dataset: str
+    variant: str
+    alc: float
+    last_nauc: float | None
+    first_prediction_s: float | None
+    predictions: int
+    train_images_per_s: float | None
+    timestamps: list[float]
+    naucs: list[float]
+
+
+def variant_setup(variant: str, work: Path) -> tuple[Path, dict[str, str]]:
+    """Code directory and extra environment of one variant (configs are validated here, before any run)."""
+    if variant == "linear_pixels":
+        return BASELINE_DIR, {}
+    if variant == "generalist_late":
+        config = load_config("generalist").to_dict() | {"early_predictions": False}
+        path = work / "generalist_late.json"
+        path.write_text(json.dumps(config, indent=2))
+        return REPO_ROOT, {"AUTODL_LEARNER_CONFIG": str(path)}
+    load_config(variant)  # fails now, clearly, if the name or file is bad
+    return REPO_ROOT, {"AUTODL_LEARNER_CONFIG": str(config_path(variant).resolve())}
+
+
+def train_images_per_second(log_text: str) -> float | None:
+    """Time-weighted mean of the learner's per-chunk training throughput."""
+    chunks = [(float(s), float(rate)) for s, rate in TRAIN_LINE.findall(log_text)]
+    seconds = sum(s for s, _ in chunks)
+    return sum(s * rate for s, rate in chunks) / seconds if seconds > 0 else None
+
+
+def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None) -> Row:
+    work = out / "runs" / dataset_dir.name / variant
+    work.mkdir(parents=True, exist_ok=True)
+    code_dir, extra = variant_setup(variant, work)
+    env = dict(os.environ, **extra)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    result = run_task(dataset_dir, code_dir, work, budget, env=env)
+    log_text = result.ingestion_log.read_text(errors="replace")
+    return Row(dataset_dir.name, variant, result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
+               result.timestamps[0] if result.timestamps else None, len(result.timestamps),
+               train_images_per_second(log_text), result.timestamps, result.nauc_scores)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def write_tables(rows: list[Row], out: Path, budget: float) -> None:
+    with open(out / "results.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([getattr(row, c) for c in COLUMNS])
+    lines = [f"Budget {budget:g} s per run.", "", "| " + " | ".join(COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(getattr(row, c)) for c in COLUMNS) + " |" for row in rows]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+
+
+def plot_curves(rows: list[Row], out: Path, budget: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scoring.metrics import transform_time
+
+    datasets = list(dict.fromkeys(row.dataset for row in rows))
+    figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)
+    for axis, name in zip(axes[0], datasets):
+        for row in (r for r in rows if r.dataset == name):
+            times = [0.0] + [min(t, budget) for t in row.timestamps] + [budget]
+            values = [0.0] + row.naucs + ([row.naucs[-1]] if row.naucs else [0.0])
+            axis.step(transform_time(times, budget), values, where="post", label=f"{row.variant} ALC={row.alc:.3f}")
+        axis.set(title=name, xlabel=f"transformed time (T={budget:g} s, t0=60)", ylabel="NAUC (2*AUC-1)",
+                 xlim=(0, 1), ylim=(-0.01, 1))
+        axis.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(out / "learning_curves.png", dpi=100)
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", type=Path, required=True, help="AutoDL dataset directories")
+    parser.add_argument("--variants", nargs="+", default=list(DEFAULT_VARIANTS),
+                        help=f"default: {' '.join(DEFAULT_VARIANTS)}")
+    parser.add_argument("--budget", type=float, default=300.0, help="time budget T per run, seconds (300)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "benchmark")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs")
+    args = parser.parse_args(argv)
+    missing = [str(d) for d in args.datasets if not d.is_dir()]
+    if missing:
+        print(f"benchmark: dataset directory not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for dataset_dir in args.datasets:
+        for variant in args.variants:
+            print(f"benchmark: {dataset_dir.name} / {variant} ({args.budget:g} s) ...", flush=True)
+            row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads)
+            print(f"benchmark: {dataset_dir.name} / {variant}: ALC {row.alc:.4f}, {row.predictions} predictions, "
+                  f"first at {_fmt(row.first_prediction_s)} s", flush=True)
+            rows.append(row)
+            write_tables(rows, args.out, args.budget)  # after every run: partial results survive an interrupt
+    plot_curves(rows, args.out, args.budget)
+    print((args.out / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
