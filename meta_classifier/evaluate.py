@@ -137,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     except (MetaDataError, ArtifactError, FingerprintMismatch) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    sizes = {name: sum(len(g.features) for g in test.groups_of(k)) for k, name in enumerate(test.names)}
-    print(f"{test.n_datasets} known datasets; meta-test images per dataset: "
+    # batches come from one (dataset, variant) group, so what limits sampling is the smallest group
+    sizes = {name: min(len(g.features) for g in test.groups_of(k)) for k, name in enumerate(test.names)}
+    print(f"{test.n_datasets} known datasets; meta-test images per dataset"
+          + (" (smallest variant group)" if args.all_variants else "") + ": "
           + ", ".join(f"{name} {n}" for name, n in sizes.items()))
     start = time.perf_counter()
     results, per_dataset = accuracy_by_batch_size(classifiers, test, BATCH_SIZES, args.scale, args.seed)
@@ -146,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'batch':>6} " + " ".join(f"{kind:>12}" for kind in KINDS))
     for b in BATCH_SIZES:
         print(f"{b:>6} " + " ".join(f"{results[kind][str(b)]:>12.4f}" for kind in KINDS))
+    first_short = {name: next(b for b in BATCH_SIZES + [None] if b is None or b > n) for name, n in sizes.items()}
     for b in BATCH_SIZES:
-        small = [name for name, n in sizes.items() if n < b]
-        if small:
-            print(f"sampled with replacement from b = {b}: {', '.join(small)}")
-            break
+        short = [name for name, first in first_short.items() if first == b]
+        if short:
+            print(f"fewer meta-test images than b, batches drawn with replacement from b = {b}: {', '.join(short)}")
     weakest = sorted(per_dataset["precalc"].items(), key=lambda item: item[1])[:3]
     print("precalc at b=64, weakest datasets: " + ", ".join(f"{n} {a:.3f}" for n, a in weakest))
     output = {kind: results[kind] for kind in KINDS}
