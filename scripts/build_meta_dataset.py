@@ -52,7 +52,7 @@ def autodl_splits(dataset_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]
 
 
 def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: int, test_fraction: float,
-                seed: int) -> tuple[str, Path, dict]:
+                seed: int, tfds_data_dir: Path | None = None) -> tuple[str, Path, dict]:
     """Make (or find, for AutoDL sources) the AutoDL dataset of one source; returns (name, dir, catalogue info)."""
     from scripts.make_dataset import load_source, make_dataset, subsample
 
@@ -60,7 +60,7 @@ def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: 
     if kind == "autodl":  # already in AutoDL format: used as it is
         dataset_dir = Path(argument)
         return dataset_dir.name, dataset_dir, {"source": f"autodl:{dataset_dir.name}"}
-    image_set = load_source(source, raw_root, max_images if kind == "tfds" else None, None)
+    image_set = load_source(source, raw_root, max_images if kind == "tfds" else None, tfds_data_dir)
     used = subsample(image_set, max_images, seed)
     name = image_set.name.replace(".", "_")
     dataset_dir = make_dataset(used, work_dir, name, test_fraction, "png", seed, overwrite=True)
@@ -148,6 +148,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="where the AutoDL copies of the known datasets go (data/known, gitignored)")
     parser.add_argument("--tfds", action="append", default=[], metavar="NAME",
                         help="also add TFDS builder NAME (needs internet or a prepared TFDS data dir); repeatable")
+    parser.add_argument("--tfds-data-dir", type=Path, help="TFDS data directory with prepared builders "
+                        "(default: TFDS's own; without internet, unprepared builders cannot load)")
     parser.add_argument("--only", nargs="*", help="restrict to these sources (e.g. digits raw:coil20)")
     parser.add_argument("--no-defaults", action="store_true", help="only the --tfds / --only sources")
     parser.add_argument("--max-images", type=int, default=600, help="images kept per dataset (600)")
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             name, dataset_dir, info = materialise(source, args.raw_root, args.work_dir, args.max_images,
-                                                  args.test_fraction, args.seed)
+                                                  args.test_fraction, args.seed, args.tfds_data_dir)
             train, test = autodl_splits(dataset_dir)
         except (DatasetError, MetaDataError, OSError, ValueError) as err:
             print(f"error: {source}: {err}", file=sys.stderr)
