@@ -23,11 +23,13 @@ class DatasetIdentifier:
 
     @classmethod
     def load(cls, artifacts: str | Path = DEFAULT_ARTIFACTS, kind: str = "precalc",
-             backbones: Sequence[str] = DEFAULT_BACKBONES) -> DatasetIdentifier:
-        """Build the fingerprint network the artefacts were trained with (input size from the artefact) and load
-        the classifier; FingerprintMismatch when this machine's backbone differs from the training one."""
+             backbones: Sequence[str] | None = None) -> DatasetIdentifier:
+        """Build the fingerprint network the artefacts were trained with (backbone and input size read from the
+        artefact, unless `backbones` overrides) and load the classifier. WeightsUnavailable when that backbone's
+        weights are not on this machine; FingerprintMismatch when its weights file differs from the training one."""
         trained_with = read_header(artifacts, kind)["fingerprint_network"]
-        net = FingerprintNet(backbones, input_size=int(trained_with.get("input_size", 96)))
+        names = list(backbones) if backbones else [trained_with.get("backbone", DEFAULT_BACKBONES[-1])]
+        net = FingerprintNet(names, input_size=int(trained_with.get("input_size", 96)))
         return cls(net, load_classifier(artifacts, kind, expected_identity=net.identity))
 
     def identify(self, images: Sequence[np.ndarray]) -> dict[str, float]:
