@@ -167,14 +167,14 @@ class _PerceptronClassifier(MetaClassifier):
     def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
-    def _build(self, feature_dim: int) -> None:
-        self.net = TwoLayerPerceptron(self._in_dim(feature_dim), int(self.config["neurons"]), self.n_datasets,
+    def _build(self, in_dim: int) -> None:
+        self.net = TwoLayerPerceptron(in_dim, int(self.config["neurons"]), self.n_datasets,
                                       float(self.config["dropout"]))
 
     def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> _PerceptronClassifier:
         torch.manual_seed(seed)
         self.names, self.identity = list(train.names), dict(train.identity)
-        self._build(train.feature_dim)
+        self._build(self._in_dim(train.feature_dim))
         sampler = BatchSampler(train, seed=seed)
         with torch.no_grad():  # input statistics from a few training batches
             inputs = torch.cat([self._training_batch(sampler)[0] for _ in range(8)])
@@ -195,8 +195,7 @@ class _PerceptronClassifier(MetaClassifier):
         return dict(self.net.state_dict())
 
     def _set_state(self, state: dict[str, torch.Tensor]) -> None:
-        feature_dim = int(self.identity.get("feature_dim", 0)) or int(state["body.0.weight"].shape[1])
-        self._build(feature_dim)
+        self._build(int(state["in_mean"].shape[0]))
         self.net.load_state_dict(state)
         self.net.eval()
 
