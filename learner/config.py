@@ -26,8 +26,8 @@ class ConfigError(ValueError):
 class LearnerConfig:
     backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
     resolution: int = 64                   # images are resized (aspect NOT kept) to resolution x resolution
-    optimizer: str = "sgd"                 # "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6; or "adam"
-    lr: float = 0.003                      # low: fine-tuning starts from the ridge head, not from scratch
+    optimizer: str = "adam"                # "adam", or "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6
+    lr: float = 3e-4                       # low: fine-tuning starts from the ridge head, not from scratch
     batch_size: int = 64
     dropout: float = 0.1                   # before the linear classifier
     freeze_fraction: float = 0.3           # leading fraction of the backbone's parameter tensors kept frozen
@@ -35,8 +35,8 @@ class LearnerConfig:
     augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
     video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
-    first_fit_samples: int = 1024          # train examples behind the first (closed-form) prediction, at most
-    first_fit_seconds: float = 4.0         # ... and reading + feature extraction for it stops after this long
+    first_fit_samples: int = 2048          # train examples read for the first (closed-form) predictions, at most
+    first_fit_seconds: float = 4.0         # time box: that read stops after half of it, feature extraction after it
     first_head_l2: float = 10.0            # ridge penalty of that first head (on standardised features)
     early_predictions: bool = True         # False: no first ridge predictions, fine-tune then predict once at the end
     pixel_head: bool = True                # the very first prediction: ridge on 16x16 raw pixels (sub-second)

@@ -2,11 +2,11 @@
 
 Schedule (see the module docs of data, ridge and validation for the parts):
 1. Constructor (outside the budget): backbone built, weights loaded, a warm-up forward and backward.
-2. First train call: read only the first train examples (at most `first_fit_samples`, time-boxed by
+2. First train call: read only the first train examples (at most `first_fit_samples`, for at most half of
    `first_fit_seconds`, no shuffle buffer) and fit a ridge head on their raw pixels (16x16); the first test call
    decodes and caches the test set and predicts with it (sub-second). Second train call: a ridge head on frozen
-   pooled backbone features of the same examples, predicted with when validation says it is better. Fine-tuning
-   starts from that ridge solution as its linear head.
+   pooled backbone features of as many of those examples as `first_fit_seconds` allows, predicted with when
+   validation says it is better. Fine-tuning starts from that ridge solution as its linear head.
 3. Later train calls: read the rest of the train data (up to `max_train_samples`, time-boxed), fine-tune, and
    evaluate on validation at elapsed times growing geometrically (x prediction_growth). A call returns (and the
    next test predicts) only when validation improved; otherwise it cuts the learning rate after `patience`
@@ -88,7 +88,15 @@ class Learner:
                               config.adapt_batchnorm)
         self.device = self._place_network()
         self.amp = self.device.type == "cuda"
-        self.infer_seconds_per_image = self._warm_up()
+        try:
+            self.infer_seconds_per_image = self._warm_up()
+        except Exception as error:  # noqa: BLE001 - a GPU that fails at its first real work: use the CPU
+            if self.device.type != "cuda":
+                raise
+            self.log.info("CUDA warm-up failed (%s); using the CPU", str(error).splitlines()[0])
+            self.device, self.amp = torch.device("cpu"), False
+            self.net.to(self.device)
+            self.infer_seconds_per_image = self._warm_up()
         self.infer_totals = [0.0, 0]  # seconds, examples of the measured inference passes
         self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) at %dx%d (plain "
                       "resize) | %d classes | test size %s", config.to_dict(), self.backbone_name, self.device,
@@ -241,10 +249,9 @@ class Learner:
         self._fine_tune()
 
     def _first_read(self, dataset) -> None:
-        """Read the first train examples. With early predictions this stops at first_fit_samples, or once reading
-        plus the (estimated) feature extraction of what was read would pass first_fit_seconds (never below
-        MIN_FIRST_FIT examples), so that the first predictions come within seconds however large or slow the
-        data is. Without early predictions everything (up to the cap) is read now."""
+        """Read the first train examples. With early predictions this stops at first_fit_samples or after
+        first_fit_seconds / 2 (never below MIN_FIRST_FIT examples), so that the first predictions come within
+        seconds however large or slow the data is. Without early predictions everything (up to the cap) is read."""
         cfg = self.cfg
         self.train_reader = reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
         start = time.monotonic()
@@ -254,8 +261,8 @@ class Learner:
             if not reader.read(limit=min(READ_BATCH, limit - reader.store.count),
                                deadline=self.clock.deadline - self.clock.safety_margin()):
                 break
-            projected = time.monotonic() - start + reader.store.count * self.frames * self.infer_seconds_per_image
-            if cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT and projected > cfg.first_fit_seconds:
+            if (cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT
+                    and time.monotonic() - start > cfg.first_fit_seconds / 2):
                 break
         examples, labels = reader.store.arrays()
         self.multilabel = is_multilabel(labels)
@@ -271,23 +278,25 @@ class Learner:
         mask[self.val_index] = False
         return mask
 
-    def _fit_head(self, features: torch.Tensor, what: str) -> RidgeHead:
-        """Ridge on the read train examples' `features`; it becomes the next prediction when validation says it
-        is better than the best so far (always, without validation)."""
+    def _fit_head(self, features: torch.Tensor, rows: np.ndarray, what: str) -> RidgeHead:
+        """Ridge on `features` of the stored examples `rows` (which include all validation rows); it becomes the
+        next prediction when validation says it is better than the best so far (always, without validation)."""
         labels = self.train_reader.store.arrays()[1]
-        mask = self._train_mask(len(labels))
-        head = fit_ridge(features[mask], torch.from_numpy(labels[mask]), self.cfg.first_head_l2)
+        held_out = np.isin(rows, self.val_index)
+        fit_rows = rows[~held_out]
+        head = fit_ridge(features[~held_out], torch.from_numpy(labels[fit_rows]), self.cfg.first_head_l2)
         score = loss = None
         if len(self.val_index):
-            logits = self._ridge_logits(head, features[~mask])
-            score, loss = nauc(labels[self.val_index], logits.numpy()), self._loss(logits, labels[self.val_index])
+            logits = self._ridge_logits(head, features[held_out])
+            val_labels = labels[rows[held_out]]
+            score, loss = nauc(val_labels, logits.numpy()), self._loss(logits, val_labels)
         better = score is None or improves(score, loss, self.best_score, self.best_loss)
-        if self.cfg.early_predictions and better:
+        if better and score is not None:  # also without early predictions: the fine-tuned net must beat it
+            self.best_score, self.best_loss = score, loss
+        if better and self.cfg.early_predictions:
             self.pending = what
-            if score is not None:
-                self.best_score, self.best_loss = score, loss
         self.log.info("%s head: ridge on %d examples at %.1fs elapsed | validation NAUC %s%s", what,
-                      int(mask.sum()), self.clock.elapsed(), "-" if score is None else f"{score:.4f}",
+                      len(fit_rows), self.clock.elapsed(), "-" if score is None else f"{score:.4f}",
                       "" if better else " (not better: no prediction)")
         return head
 
@@ -303,10 +312,19 @@ class Learner:
         return float(F.cross_entropy(logits, targets.argmax(dim=1)))
 
     def _fit_pixel_head(self) -> None:
-        self.pixel_head = self._fit_head(self._pixels(self.train_reader.store.arrays()[0]), "pixels")
+        examples = self.train_reader.store.arrays()[0]
+        self.pixel_head = self._fit_head(self._pixels(examples), np.arange(len(examples)), "pixels")
 
     def _fit_first_head(self) -> None:
-        self.first_head = self._fit_head(self._features(self.train_reader.store.arrays()[0]), "features")
+        """Ridge on frozen features of the validation rows and as many other rows (in read order) as fit in
+        first_fit_seconds at the measured inference speed (all of them without early predictions)."""
+        examples = self.train_reader.store.arrays()[0]
+        others = np.flatnonzero(self._train_mask(len(examples)))
+        if self.cfg.early_predictions:
+            affordable = int(self.cfg.first_fit_seconds / (self.frames * self.infer_seconds_per_image))
+            others = others[:max(MIN_FIRST_FIT, affordable - len(self.val_index))]
+        rows = np.union1d(others, self.val_index)
+        self.first_head = self._fit_head(self._features(examples[rows]), rows, "features")
 
     def _load_rest(self) -> None:
         """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
