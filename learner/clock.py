@@ -33,4 +33,4 @@ class Clock:
 
     def safety_margin(self) -> float:
         """Seconds kept free at the end for the ingestion's own work (writing the prediction, bookkeeping)."""
-        return max(1.5, 0.03 * (self.budget or DEFAULT_BUDGET_S))
+        return max(2.0, 0.04 * (self.budget or DEFAULT_BUDGET_S))

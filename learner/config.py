@@ -44,7 +44,7 @@ class LearnerConfig:
     min_prediction_gap_s: float = 2.0      # and at least this many seconds after the previous one
     validation_fraction: float = 0.1       # of the first-read subset, capped by validation_max
     validation_max: int = 256
-    patience: int = 2                      # evaluations without improvement before the lr is cut (x0.3)
+    patience: int = 2                      # evaluations (and >= 3 passes) without improvement before lr x0.3
     max_lr_cuts: int = 3                   # after this many cuts without improvement training stops
     flip_test_after: int = 2               # from this many predictions on, average with horizontally flipped test
 

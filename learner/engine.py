@@ -42,7 +42,8 @@ RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharp
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
 MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
-PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
+PIXEL_SIDE = 16
+PLATEAU_EPOCHS = 3  # an lr level gets at least this many passes over the train data without improvement  # the very first head sees raw pixels at this size
 
 
 def get_logger() -> logging.Logger:
@@ -118,6 +119,7 @@ class Learner:
         self.best_loss = np.inf
         self.best_state: dict[str, torch.Tensor] | None = None
         self.plateau = 0
+        self.steps_at_best = 0
         self.lr_cuts = 0
         self.next_eval = 0.0
         self.pixel_head: RidgeHead | None = None
@@ -460,7 +462,7 @@ class Learner:
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
                       "improved" if better else f"no improvement (best {self.best_score:.4f})")
         if better:
-            self.best_score, self.best_loss, self.plateau = score, loss, 0
+            self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.steps
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
             if self.cfg.early_predictions:
                 self.pending = "network"
@@ -471,13 +473,14 @@ class Learner:
     def _converged(self) -> bool:
         """After `patience` evaluations without improvement: cut the lr and restart from the best weights;
         converged once `max_lr_cuts` cuts brought nothing."""
-        if self.plateau < self.cfg.patience:
-            return False
+        epoch = -(-len(self.train_x) // max(2, self.cfg.batch_size // self.frames))  # steps per pass
+        if self.plateau < self.cfg.patience or self.steps - self.steps_at_best < PLATEAU_EPOCHS * epoch:
+            return False  # early evaluations come fast (geometric grid): also wait a few passes over the data
         if self.lr_cuts >= self.cfg.max_lr_cuts:
             return True
         self.lr_cuts += 1
         self.lr *= 0.3
-        self.plateau = 0
+        self.plateau, self.steps_at_best = 0, self.steps
         if self.best_state is not None:
             self.net.load_state_dict(self.best_state)
         for group in self.optimizer.param_groups:

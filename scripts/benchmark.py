@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from learner.config import config_path, load_config
+from learner.config import ConfigError, config_path, load_config
 from scripts.run_task import REPO_ROOT, run_task
 
 BASELINE_DIR = REPO_ROOT / "scripts" / "baselines" / "linear_pixels"
@@ -46,7 +46,7 @@ class Row:
 
 
 def variant_setup(variant: str, work: Path) -> tuple[Path, dict[str, str]]:
-    """Code directory and extra environment of one variant (configs are validated here, before any run)."""
+    """Code directory and extra environment of one variant (main validates config variants before any run)."""
     if variant == "linear_pixels":
         return BASELINE_DIR, {}
     if variant == "generalist_late":
@@ -54,7 +54,6 @@ def variant_setup(variant: str, work: Path) -> tuple[Path, dict[str, str]]:
         path = work / "generalist_late.json"
         path.write_text(json.dumps(config, indent=2))
         return REPO_ROOT, {"AUTODL_LEARNER_CONFIG": str(path)}
-    load_config(variant)  # fails now, clearly, if the name or file is bad
     return REPO_ROOT, {"AUTODL_LEARNER_CONFIG": str(config_path(variant).resolve())}
 
 
@@ -132,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
         print(f"benchmark: dataset directory not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        for variant in args.variants:  # a bad config name must fail now, not after hours of other runs
+            if variant not in ("linear_pixels", "generalist_late"):
+                load_config(variant)
+    except ConfigError as error:
+        print(f"benchmark: variant: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -1,0 +1,34 @@
+"""scripts.benchmark end to end (real ingestion and scoring subprocesses) with the fast linear-pixels baseline."""
+import csv
+
+from scripts.benchmark import main, train_images_per_second
+from tests.learner_datasets import digits_sets, write
+
+
+def test_throughput_is_read_from_the_learner_log():
+    log = ("[learner] trained 10 steps in 2.0s (100 images/s, lr 0.01, mean loss 1.0) at 3.0s elapsed\n"
+           "other line\n"
+           "[learner] trained 30 steps in 6.0s (300 images/s, lr 0.01, mean loss 0.5) at 9.0s elapsed\n")
+    assert train_images_per_second(log) == (2 * 100 + 6 * 300) / 8
+    assert train_images_per_second("no training here") is None
+
+
+def test_benchmark_writes_tables_and_curves(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench_data")
+    dataset = write(digits_sets(300, 100), root, "digitsbench")
+    out = tmp_path_factory.mktemp("bench_out")
+    assert main(["--datasets", str(dataset), "--variants", "linear_pixels", "--budget", "20", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["dataset"], r["variant"], r["predictions"]) for r in rows] == [("digitsbench", "linear_pixels", "1")]
+    assert float(rows[0]["alc"]) > 0.5 and 0 < float(rows[0]["first_prediction_s"]) < 20
+    assert "| digitsbench | linear_pixels |" in (out / "results.md").read_text()
+    assert (out / "learning_curves.png").stat().st_size > 1000
+
+
+def test_a_bad_config_variant_fails_before_any_run(tmp_path, capsys):
+    dataset = tmp_path / "somewhere"
+    dataset.mkdir()
+    code = main(["--datasets", str(dataset), "--variants", "linear_pixels", "no_such_config", "--budget", "5",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "no_such_config" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
