@@ -104,3 +104,13 @@ def test_one_example_per_class_and_a_larger_test_set(data_root):
     assert len(model.learner.val_index) == 0  # no validation possible: predictions follow the time grid
     final = predictions[-1][1]
     assert final.shape == (60, 5) and np.isfinite(final).all()
+
+
+def test_graph_mode_datasets_as_the_platform_passes_them(digits_task, data_root):
+    with tf.Graph().as_default():  # TF1-style datasets, read through a Session inside the learner
+        train, test = digits_task.train.get_dataset(), digits_task.test.get_dataset()
+    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    model.train(train, remaining_time_budget=100)
+    prediction = model.test(test, remaining_time_budget=95)
+    assert model.failed_train_calls == 0 and prediction.shape == (120, 10)
+    assert nauc(np.loadtxt(digits_task.solution_path), prediction) > 0.6
