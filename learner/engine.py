@@ -13,8 +13,8 @@ Schedule (see the module docs of data, ridge and validation for the parts):
    evaluations, restarting from the best weights, and stops (done_training) after `max_lr_cuts` cuts or when the
    time left only covers a test pass.
 4. Test calls predict only when there is something new; otherwise they return the last prediction at no cost.
-   From `flip_test_after` predictions on, test predictions average the horizontally flipped images when the
-   time left allows it.
+   From `flip_test_after` predictions on, test predictions average the horizontally flipped images when
+   validation says that helps (scored on the same weights) and the time left allows it.
 """
 from __future__ import annotations
 
@@ -126,6 +126,7 @@ class Learner:
         self.first_head: RidgeHead | None = None
         self.pending: str | None = None  # what the next test call predicts with: "pixels", "features", "network"
         self.predictions = 0
+        self.flip_helps = False  # set by validation: flips do not suit every dataset (digits, text)
         self.last_prediction: np.ndarray | None = None
 
     # ----------------------------------------------------------------- set-up
@@ -225,7 +226,7 @@ class Learner:
         return seconds
 
     def _use_flip(self) -> bool:
-        return (self.predictions >= self.cfg.flip_test_after and self.pending == "network"
+        return (self.predictions >= self.cfg.flip_test_after and self.pending == "network" and self.flip_helps
                 and self.clock.left() > 4 * self._estimated_test_seconds(flip=True) + self.clock.safety_margin())
 
     def _reserve(self) -> float:
@@ -459,8 +460,12 @@ class Learner:
         loss = self._loss(logits, self.val_y)
         score = nauc(self.val_y, logits.numpy())
         better = improves(score, loss, self.best_score, self.best_loss)
+        if better:
+            flipped = self._predict_network(self.val_x, flip=True)
+            self.flip_helps = nauc(self.val_y, flipped.numpy()) > score
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
-                      "improved" if better else f"no improvement (best {self.best_score:.4f})")
+                      f"improved (flip-averaging {'helps' if self.flip_helps else 'does not help'})" if better
+                      else f"no improvement (best {self.best_score:.4f})")
         if better:
             self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.steps
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
