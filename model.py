@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # learner/ beside this file, wherever it runs
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingestion usually put it there already)
+    sys.path.insert(0, _HERE)
 
 import torch  # noqa: E402,F401 - torch before TensorFlow (the other order segfaults)
 

@@ -37,7 +37,7 @@ class LearnerConfig:
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
     first_fit_samples: int = 2048          # train examples read for the first (closed-form) predictions, at most
     first_fit_seconds: float = 4.0         # time box: that read stops after half of it, feature extraction after it
-    first_head_l2: float = 10.0            # ridge penalty of that first head (on standardised features)
+    first_head_l2: float = 10.0            # ridge penalty of the first heads (inputs centred, one global scale)
     early_predictions: bool = True         # False: no first ridge predictions, fine-tune then predict once at the end
     pixel_head: bool = True                # the very first prediction: ridge on 16x16 raw pixels (sub-second)
     prediction_growth: float = 1.5         # next evaluation at elapsed * growth (a geometric grid in time)
