@@ -57,7 +57,7 @@ class Model:
             self.log.info("test failed (%s: %s); returning the last good prediction", type(error).__name__,
                           _first_line(error))
             self.learner.pending = None
-            return self.learner._fallback_prediction()
+            return self.learner.last_good_prediction()
 
 
 def _first_line(error: BaseException) -> str:

@@ -500,11 +500,11 @@ class Learner:
         if self.test_reader is None:
             self._read_test(dataset)
         if self.pending is None:
-            return self._fallback_prediction()
+            return self.last_good_prediction()
         flip = self._use_flip()
         if self.clock.left() < self._estimated_test_seconds(flip):
             self.log.info("no time for a test pass (%.1fs left): returning the last prediction", self.clock.left())
-            return self._fallback_prediction()
+            return self.last_good_prediction()
         start = time.monotonic()
         examples, _ = self.test_reader.store.arrays()
         if self.pending in ("pixels", "features"):
@@ -528,7 +528,7 @@ class Learner:
         self.test_reader = reader
         self.log.info("test set: %d examples decoded and cached in %.1fs", reader.store.count, reader.seconds)
 
-    def _fallback_prediction(self) -> np.ndarray:
+    def last_good_prediction(self) -> np.ndarray:
         """The last prediction; before any, the train class frequencies (valid shape, no information)."""
         if self.last_prediction is not None:
             return self.last_prediction
