@@ -62,12 +62,9 @@ class LearnerConfig:
         _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
         _check_range("first_fit_seconds", self.first_fit_seconds, 0.1, 600.0)
         _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
-        if not isinstance(self.early_predictions, bool):
-            raise ConfigError(f"early_predictions must be true or false, not {self.early_predictions!r}")
-        if not isinstance(self.adapt_batchnorm, bool):
-            raise ConfigError(f"adapt_batchnorm must be true or false, not {self.adapt_batchnorm!r}")
-        if not isinstance(self.pixel_head, bool):
-            raise ConfigError(f"pixel_head must be true or false, not {self.pixel_head!r}")
+        _check_bool("early_predictions", self.early_predictions)
+        _check_bool("adapt_batchnorm", self.adapt_batchnorm)
+        _check_bool("pixel_head", self.pixel_head)
         _check_range("prediction_growth", self.prediction_growth, 1.05, 4.0)
         _check_range("min_prediction_gap_s", self.min_prediction_gap_s, 0.0, 600.0)
         _check_range("validation_fraction", self.validation_fraction, 0.0, 0.5)
@@ -83,6 +80,11 @@ class LearnerConfig:
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
 def _check_range(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
