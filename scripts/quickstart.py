@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 from scripts.make_dataset import ensure_digits_dataset
-from scripts.run_task import REPO_ROOT, run_task
+from scripts.run_task import REPO_ROOT, TaskError, run_task
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     dataset_dir = ensure_digits_dataset(args.data_dir)
     shutil.rmtree(args.workdir, ignore_errors=True)
     print(f"dataset: {dataset_dir}\nrunning model.py for {args.budget:g} s ...", flush=True)
-    result = run_task(dataset_dir, REPO_ROOT, args.workdir, args.budget)
+    try:
+        result = run_task(dataset_dir, REPO_ROOT, args.workdir, args.budget)
+    except TaskError as error:
+        sys.exit(f"error: {error}")
     for k, (t, nauc) in enumerate(zip(result.timestamps, result.nauc_scores)):
         print(f"prediction {k}: t={t:7.2f} s  NAUC={nauc:.4f}")
     print(f"learning curve: {next(result.score_dir.glob('learning-curve-*.png'), 'missing')}")

@@ -15,6 +15,10 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+class TaskError(Exception):
+    """A run produced nothing to score; the message points at the ingestion log."""
+
+
 @dataclass
 class TaskResult:
     alc: float
@@ -48,11 +52,14 @@ def run_task(
              "--output_dir", str(prediction_dir), "--time_budget", str(time_budget), "--hard_stop"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False,
         )
-    subprocess.run(
+    scoring = subprocess.run(
         [sys.executable, "-m", "scoring", "--solution_dir", str(dataset_dir), "--prediction_dir", str(prediction_dir),
          "--score_dir", str(score_dir), "--start_timeout", "10"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, check=True,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, check=False,
     )
+    if scoring.returncode != 0:
+        raise TaskError(f"{dataset_dir}: scoring found nothing to score (exit {scoring.returncode}); "
+                        f"see {ingestion_log}")
     scores = read_scores(score_dir)
     return TaskResult(
         alc=float(scores["score"]),
