@@ -1,4 +1,4 @@
-"""The learner's configuration: a small typed dataclass read from a JSON file in `portfolio/`.
+"""The learner's configuration: a small typed dataclass read from a JSON or YAML file in `portfolio/`.
 
 Every field has a validated range; a bad file raises ConfigError with one line naming the file and the field.
 The meta-classifier picks one of these files per dataset; `generalist.json` is the default.
@@ -12,7 +12,8 @@ from pathlib import Path
 
 PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
 DEFAULT_CONFIG = "generalist"
-CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a JSON path; the constructor keyword wins over it
+CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a file path; the constructor keyword wins over it
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
 BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "resnet18")
 OPTIMIZERS = ("adam", "sgd")
@@ -25,7 +26,9 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class LearnerConfig:
     backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
-    resolution: int = 64                   # images are resized (aspect NOT kept) to resolution x resolution
+    resolution: int = 64                   # starting input side: images resized (aspect NOT kept) to R x R
+    max_resolution: int = 128              # progressive resizing: on a plateau the side grows x1.5 up to this;
+                                           # data is stored at this side (= resolution: no progressive resizing)
     optimizer: str = "adam"                # "adam", or "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6
     lr: float = 3e-4                       # low: fine-tuning starts from the ridge head, not from scratch
     batch_size: int = 64
@@ -35,6 +38,7 @@ class LearnerConfig:
     augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
     video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
+    max_train_memory_mb: int = 4096        # and fewer when that many would not fit in this much memory as uint8
     first_fit_samples: int = 2048          # train examples read for the first (closed-form) predictions, at most
     first_fit_seconds: float = 4.0         # time box: that read stops after half of it, feature extraction after it
     first_head_l2: float = 10.0            # ridge penalty of the first heads (inputs centred, one global scale)
@@ -52,6 +56,10 @@ class LearnerConfig:
         _check_choice("backbone", self.backbone, BACKBONES)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_range("resolution", self.resolution, 16, 512, integer=True)
+        if isinstance(self.max_resolution, int) and self.max_resolution < self.resolution:
+            raise ConfigError(f"max_resolution ({self.max_resolution}) must be at least resolution "
+                              f"({self.resolution}); set them equal to turn progressive resizing off")
+        _check_range("max_resolution", self.max_resolution, 16, 512, integer=True)
         _check_range("lr", self.lr, 1e-5, 0.5)
         _check_range("batch_size", self.batch_size, 16, 128, integer=True)
         _check_range("dropout", self.dropout, 0.01, 0.99)
@@ -59,6 +67,7 @@ class LearnerConfig:
         _check_range("augmentation", self.augmentation, 0, 2, integer=True)
         _check_range("video_frames", self.video_frames, 1, 32, integer=True)
         _check_range("max_train_samples", self.max_train_samples, 16, 1_000_000, integer=True)
+        _check_range("max_train_memory_mb", self.max_train_memory_mb, 16, 1_000_000, integer=True)
         _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
         _check_range("first_fit_seconds", self.first_fit_seconds, 0.1, 600.0)
         _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
@@ -96,31 +105,44 @@ def _check_range(name: str, value: object, low: float, high: float, integer: boo
 
 
 def config_path(name_or_path: str) -> Path:
-    """A portfolio name ("generalist") or a path to a JSON file."""
-    if name_or_path.endswith(".json") or os.sep in name_or_path:
+    """A portfolio name ("generalist": portfolio/generalist.json, else .yaml/.yml) or a path to a config file."""
+    if name_or_path.endswith(CONFIG_SUFFIXES) or os.sep in name_or_path:
         return Path(name_or_path)
-    return PORTFOLIO_DIR / f"{name_or_path}.json"
+    candidates = [PORTFOLIO_DIR / f"{name_or_path}{suffix}" for suffix in CONFIG_SUFFIXES]
+    return next((path for path in candidates if path.exists()), candidates[0])
 
 
 def load_config(name_or_path: str | None = None) -> LearnerConfig:
     """Read and validate a config; None means env AUTODL_LEARNER_CONFIG, else the generalist."""
     path = config_path(name_or_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = _parse(path.read_text(encoding="utf-8"), yaml_syntax=path.suffix in (".yaml", ".yml"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read config ({error})") from None
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read config ({' '.join(str(error).split())})") from None
     try:
         return config_from_dict(raw)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
 
+def _parse(text: str, yaml_syntax: bool) -> object:
+    """JSON, or YAML (safe loader); syntax errors become ValueError."""
+    if not yaml_syntax:
+        return json.loads(text)  # JSONDecodeError is a ValueError
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(str(error)) from None
+
+
 def config_from_dict(raw: object) -> LearnerConfig:
     """Validate a plain dict (unknown keys are errors: a typo must not silently fall back to a default)."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"a config must be a JSON object, not {type(raw).__name__}")
+        raise ConfigError(f"a config must be a mapping of field names to values, not {type(raw).__name__}")
     known = {f.name for f in fields(LearnerConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:

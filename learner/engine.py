@@ -11,7 +11,8 @@ Schedule (see the module docs of data, ridge and validation for the parts):
    evaluate on validation at elapsed times growing geometrically (x prediction_growth). A call returns (and the
    next test predicts) only when validation improved; otherwise it cuts the learning rate after `patience`
    evaluations, restarting from the best weights, and stops (done_training) after `max_lr_cuts` cuts or when the
-   time left only covers a test pass.
+   time left only covers a test pass. Before any lr cut, a plateau raises the input side (progressive resizing,
+   learner.resolution) while that pays and the time left allows; predictions use the side their weights won at.
 4. Test calls predict only when there is something new; otherwise they return the last prediction at no cost.
    From `flip_test_after` predictions on, test predictions average the horizontally flipped images when
    validation says that helps (scored on the same weights) and the time left allows it.
@@ -33,6 +34,7 @@ from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import READ_BATCH, StreamReader, is_multilabel
 from learner.network import Classifier, augment
+from learner.resolution import MIN_PASSES, affordable_samples, cost_ratio, next_resolution
 from learner.ridge import RidgeHead, fit_ridge
 from learner.validation import improves, nauc, split_validation
 
@@ -42,8 +44,8 @@ RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharp
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
 MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
-PIXEL_SIDE = 16
-PLATEAU_EPOCHS = 3  # an lr level gets at least this many passes over the train data without improvement  # the very first head sees raw pixels at this size
+PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
+PLATEAU_EPOCHS = 3  # an lr level or a resolution gets at least this many passes over the train data
 
 
 def get_logger() -> logging.Logger:
@@ -75,6 +77,11 @@ class Learner:
         self.num_classes = int(metadata.get_output_size())
         sequence, rows, cols, channels = metadata.get_tensor_shape()
         self.frames = 1 if sequence == 1 else config.video_frames
+        # Progressive resizing: data is stored once at the top side, the network sees it at self.resolution.
+        self.store_resolution = config.max_resolution
+        self.resolution = self.best_resolution = config.resolution
+        self.train_cap = affordable_samples(config.max_train_samples, config.max_train_memory_mb, self.frames,
+                                            self.store_resolution, channels)
         self.expected_test = test_sample_count(metadata)
         self.rng = np.random.default_rng(0)
         torch.manual_seed(0)
@@ -99,10 +106,11 @@ class Learner:
             self.net.to(self.device)
             self.infer_seconds_per_image = self._warm_up()
         self.infer_totals = [0.0, 0]  # seconds, examples of the measured inference passes
-        self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) at %dx%d (plain "
-                      "resize) | %d classes | test size %s", config.to_dict(), self.backbone_name, self.device,
-                      torch.get_num_threads(), (sequence, rows, cols, channels), self.frames, config.resolution,
-                      config.resolution, self.num_classes, self.expected_test)
+        self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px "
+                      "(plain resize), trained from %d px | keeps at most %d train examples | %d classes | test "
+                      "size %s", config.to_dict(), self.backbone_name, self.device, torch.get_num_threads(),
+                      (sequence, rows, cols, channels), self.frames, self.store_resolution, self.resolution,
+                      self.train_cap, self.num_classes, self.expected_test)
         self.done_training = False
         self.train_reader: StreamReader | None = None
         self.test_reader: StreamReader | None = None
@@ -144,18 +152,18 @@ class Learner:
 
     def _warm_up(self) -> float:
         """One forward+backward (allocations, kernel selection) and a timed inference batch; returns s/image."""
-        r = self.cfg.resolution
+        r = self.store_resolution
         batch = torch.zeros(4, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
         self.net.train()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            self.net(self.net.images(batch), self.frames).float().sum().backward()
+            self.net(self.net.images(batch, self.resolution), self.frames).float().sum().backward()
         self.net.zero_grad(set_to_none=True)
         self.net.eval()
         batch = torch.zeros(32, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
         timings = []
         for _ in range(3):
             start = time.monotonic()
-            self._logits(batch)
+            self._logits(batch, self.resolution)
             timings.append(time.monotonic() - start)
         return min(timings) / 32
 
@@ -164,9 +172,9 @@ class Learner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     @torch.inference_mode()
-    def _logits(self, batch: torch.Tensor, flip: bool = False) -> torch.Tensor:
+    def _logits(self, batch: torch.Tensor, side: int, flip: bool = False) -> torch.Tensor:
         with self._autocast():
-            images = self.net.images(batch)
+            images = self.net.images(batch, side)
             logits = self.net(images, self.frames).float()
             if flip:
                 logits = (logits + self.net(images.flip(3), self.frames).float()) / 2
@@ -180,7 +188,7 @@ class Learner:
         for i in range(0, len(examples), INFER_BATCH):
             batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
             with self._autocast():
-                feats = self.net.embed(self.net.images(batch)).float()
+                feats = self.net.embed(self.net.images(batch, self.resolution)).float()
             out.append(feats.view(-1, self.frames, feats.shape[-1]).mean(dim=1).cpu())
         self._measured_inference(start, len(examples))
         return torch.cat(out)
@@ -207,11 +215,12 @@ class Learner:
         scores = scores.double()
         return (torch.sigmoid(scores) if self.multilabel else torch.softmax(scores, dim=1)).numpy()
 
-    def _predict_network(self, examples: np.ndarray, flip: bool) -> torch.Tensor:
+    def _predict_network(self, examples: np.ndarray, flip: bool, side: int) -> torch.Tensor:
         self.net.eval()
         start, out = time.monotonic(), []
         for i in range(0, len(examples), INFER_BATCH):
-            out.append(self._logits(torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device), flip).cpu())
+            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
+            out.append(self._logits(batch, side, flip).cpu())
         self._measured_inference(start, len(examples) * (2 if flip else 1))
         return torch.cat(out)
 
@@ -256,9 +265,9 @@ class Learner:
         first_fit_seconds / 2 (never below MIN_FIRST_FIT examples), so that the first predictions come within
         seconds however large or slow the data is. Without early predictions everything (up to the cap) is read."""
         cfg = self.cfg
-        self.train_reader = reader = StreamReader(dataset, self.frames, cfg.resolution, cfg.max_train_samples)
+        self.train_reader = reader = StreamReader(dataset, self.frames, self.store_resolution, self.train_cap)
         start = time.monotonic()
-        limit = cfg.first_fit_samples if cfg.early_predictions else cfg.max_train_samples
+        limit = min(cfg.first_fit_samples, self.train_cap) if cfg.early_predictions else self.train_cap
         while reader.store.count < limit and not reader.exhausted:
             # Only the safety margin bounds this read: without training data there is nothing to predict from.
             if not reader.read(limit=min(READ_BATCH, limit - reader.store.count),
@@ -427,7 +436,7 @@ class Learner:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
             with self._autocast():
-                images = augment(self.net.images(self.train_x[index]), self.cfg.augmentation)
+                images = augment(self.net.images(self.train_x[index], self.resolution), self.cfg.augmentation)
                 logits = self.net(images, self.frames).float()
             if self.multilabel:
                 loss = F.binary_cross_entropy_with_logits(logits, targets)
@@ -456,18 +465,19 @@ class Learner:
         if not len(self.val_index):
             self.pending = "network"
             return True
-        logits = self._predict_network(self.val_x, flip=False)
+        logits = self._predict_network(self.val_x, flip=False, side=self.resolution)
         loss = self._loss(logits, self.val_y)
         score = nauc(self.val_y, logits.numpy())
         better = improves(score, loss, self.best_score, self.best_loss)
         if better:
-            flipped = self._predict_network(self.val_x, flip=True)
+            flipped = self._predict_network(self.val_x, flip=True, side=self.resolution)
             self.flip_helps = nauc(self.val_y, flipped.numpy()) > score
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
                       f"improved (flip-averaging {'helps' if self.flip_helps else 'does not help'})" if better
                       else f"no improvement (best {self.best_score:.4f})")
         if better:
             self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.steps
+            self.best_resolution = self.resolution
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
             if self.cfg.early_predictions:
                 self.pending = "network"
@@ -475,24 +485,52 @@ class Learner:
             self.plateau += 1
         return better
 
+    def _steps_per_pass(self) -> int:
+        return -(-len(self.train_x) // max(2, self.cfg.batch_size // self.frames))
+
     def _converged(self) -> bool:
-        """After `patience` evaluations without improvement: cut the lr and restart from the best weights;
-        converged once `max_lr_cuts` cuts brought nothing."""
-        epoch = -(-len(self.train_x) // max(2, self.cfg.batch_size // self.frames))  # steps per pass
-        if self.plateau < self.cfg.patience or self.steps - self.steps_at_best < PLATEAU_EPOCHS * epoch:
+        """After `patience` evaluations without improvement: raise the resolution while that may still pay,
+        else cut the lr; both restart from the best weights. Converged once `max_lr_cuts` cuts brought nothing."""
+        waited = self.steps - self.steps_at_best
+        if self.plateau < self.cfg.patience or waited < PLATEAU_EPOCHS * self._steps_per_pass():
             return False  # early evaluations come fast (geometric grid): also wait a few passes over the data
+        if self._raise_resolution():
+            return False
         if self.lr_cuts >= self.cfg.max_lr_cuts:
             return True
         self.lr_cuts += 1
         self.lr *= 0.3
-        self.plateau, self.steps_at_best = 0, self.steps
-        if self.best_state is not None:
-            self.net.load_state_dict(self.best_state)
+        self._restart_from_best()
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr
         self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.lr,
                       self.lr_cuts, self.cfg.max_lr_cuts)
         return False
+
+    def _raise_resolution(self) -> bool:
+        """Progressive resizing (see learner.resolution): True when training goes on at a larger side."""
+        new = next_resolution(self.resolution, self.store_resolution)
+        if new is None or self.best_resolution != self.resolution:
+            return False  # at the top, or the last raise did not pay
+        ratio = cost_ratio(self.resolution, new)
+        needed = ratio * (MIN_PASSES * self._steps_per_pass() * self._seconds_per_step() + self._reserve())
+        if self.clock.left() < needed:
+            self.log.info("plateau at %d px: %d px would need %.0fs, %.0fs left: resolution kept", self.resolution,
+                          new, needed, self.clock.left())
+            return False
+        old, self.resolution = self.resolution, new
+        self._restart_from_best()
+        # Step and inference costs grow with the pixel count; measurements at the new side replace these guesses.
+        self.step_seconds *= ratio
+        self.infer_seconds_per_image *= ratio
+        self.infer_totals = [0.0, 0]
+        self.log.info("plateau at %d px: resolution raised to %d px, restarting from the best weights", old, new)
+        return True
+
+    def _restart_from_best(self) -> None:
+        self.plateau, self.steps_at_best = 0, self.steps
+        if self.best_state is not None:
+            self.net.load_state_dict(self.best_state)
 
     # ----------------------------------------------------------------- test
     def test(self, dataset, remaining_time_budget: float | None = None) -> np.ndarray:
@@ -512,7 +550,7 @@ class Learner:
             inputs = self._pixels(examples) if self.pending == "pixels" else self._features(examples)
             scores = self._ridge_logits(head, inputs)
         else:
-            scores = self._predict_network(examples, flip)
+            scores = self._predict_network(examples, flip, self.best_resolution)
         prediction = self._probabilities(scores)
         seconds = time.monotonic() - start
         self.predictions += 1
@@ -523,7 +561,7 @@ class Learner:
 
     def _read_test(self, dataset) -> None:
         value_range = self.train_reader.value_range if self.train_reader else None
-        reader = StreamReader(dataset, self.frames, self.cfg.resolution, cap=sys.maxsize, value_range=value_range)
+        reader = StreamReader(dataset, self.frames, self.store_resolution, cap=sys.maxsize, value_range=value_range)
         reader.read()
         self.test_reader = reader
         self.log.info("test set: %d examples decoded and cached in %.1fs", reader.store.count, reader.seconds)

@@ -6,6 +6,7 @@ float images on the device (grey -> 3 channels), runs every frame, and averages 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from learner.backbones import Backbone
@@ -32,10 +33,13 @@ class Classifier(nn.Module):
             module.eval()
         return self
 
-    def images(self, batch: torch.Tensor) -> torch.Tensor:
-        """uint8 (B, F, R, R, C) -> float (B*F, 3, R, R) normalised, channels_last."""
+    def images(self, batch: torch.Tensor, side: int | None = None) -> torch.Tensor:
+        """uint8 (B, F, R, R, C) -> float (B*F, 3, S, S) normalised, channels_last; S = side (downscaled on the
+        device with antialiasing: progressive resizing keeps one stored copy at the top side), else R."""
         b, f, r, c = batch.shape[0], batch.shape[1], batch.shape[2], batch.shape[-1]
         x = batch.reshape(b * f, r, batch.shape[3], c).permute(0, 3, 1, 2).float().div_(255.0)
+        if side is not None and side != r:
+            x = F.interpolate(x, size=(side, side), mode="bilinear", antialias=side < r, align_corners=False)
         if c == 1:
             x = x.expand(-1, 3, -1, -1)
         elif c == 2:

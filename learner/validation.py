@@ -1,7 +1,8 @@
 """The held-out validation split and the score that gates predictions.
 
-Split: min(fraction * n, maximum) examples, at least MIN_VALIDATION when n >= 5 * MIN_VALIDATION, taken once from the first train examples read. Only examples whose class (multiclass) has at least two
-examples there can go to validation, so no class loses its only training example. When fewer than
+Split: min(fraction * n, maximum) examples, at least MIN_VALIDATION when n >= 5 * MIN_VALIDATION, taken once
+from the first train examples read. Only examples whose class (multiclass) has at least two examples there can
+go to validation, so no class loses its only training example. When fewer than
 `MIN_VALIDATION` examples can be held out (tiny datasets, e.g. one example per class), there is no validation:
 the learner then predicts at every point of its time grid instead of gating on validation.
 

@@ -49,3 +49,22 @@ def test_env_var_selects_another_config(tmp_path, monkeypatch):
     monkeypatch.setenv(CONFIG_ENV, str(path))
     config = load_config()
     assert (config.optimizer, config.lr, config.batch_size) == ("adam", 0.001, LearnerConfig().batch_size)
+
+
+def test_yaml_configs_load_like_json(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text("# a portfolio member\nlr: 0.001\noptimizer: sgd\nresolution: 32\nmax_resolution: 32\n")
+    config = load_config(str(path))
+    assert (config.lr, config.optimizer, config.resolution, config.max_resolution) == (0.001, "sgd", 32, 32)
+    path.write_text("lr: [unclosed")
+    with pytest.raises(ConfigError, match=r"small\.yaml: cannot read config"):
+        load_config(str(path))
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match=r"small\.yaml: a config must be a mapping"):
+        load_config(str(path))
+
+
+def test_max_resolution_below_resolution_is_explained():
+    with pytest.raises(ConfigError, match="max_resolution .* at least resolution"):
+        config_from_dict({"resolution": 160})
+    assert config_from_dict({"resolution": 160, "max_resolution": 160}).max_resolution == 160

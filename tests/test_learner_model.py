@@ -12,8 +12,8 @@ from learner.validation import nauc
 from model import Model
 from tests.learner_datasets import digits_sets, one_per_class_sets, write
 
-SMALL = {"resolution": 48, "batch_size": 16, "first_fit_samples": 96, "max_train_samples": 600,
-         "min_prediction_gap_s": 0.5}
+SMALL = {"resolution": 48, "max_resolution": 48, "batch_size": 16, "first_fit_samples": 96,
+         "max_train_samples": 600, "min_prediction_gap_s": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,19 @@ def test_graph_mode_datasets_as_the_platform_passes_them(digits_task, data_root)
     prediction = model.test(test, remaining_time_budget=95)
     assert model.failed_train_calls == 0 and prediction.shape == (120, 10)
     assert nauc(np.loadtxt(digits_task.solution_path), prediction) > 0.6
+
+
+def test_a_plateau_raises_the_resolution_and_predictions_use_the_side_their_weights_won_at(digits_task, data_root):
+    # lr 0.5 wrecks the fine-tuned weights: validation never beats the ridge start, so the plateau comes fast.
+    config = small_config(data_root, "progressive", resolution=32, max_resolution=48, lr=0.5, patience=1,
+                          max_lr_cuts=1)
+    model = Model(digits_task.train.get_metadata(), config=config)
+    learner = model.learner
+    assert learner.train_reader is None and learner.store_resolution == 48
+    predictions, latest_return = run_like_ingestion(model, digits_task, 40.0)
+    assert latest_return < 40.0 and model.failed_train_calls == 0
+    assert learner.resolution == 48  # raised on the plateau
+    assert learner.best_resolution == 32 and learner.lr_cuts == 1  # the raise did not pay; the lr cut came next
+    assert learner.train_x.shape[2:4] == (48, 48) and learner.test_reader.store.examples[0].shape[2] == 48
+    solution = np.loadtxt(digits_task.solution_path)
+    assert nauc(solution, predictions[-1][1]) > 0.6  # still the best prediction made at 32 px

@@ -1,0 +1,32 @@
+"""Progressive resizing: which input side the learner trains at next, and how many examples fit in memory.
+
+Data is decoded once at the top side (`max_resolution`) and kept as uint8; the network sees it downscaled on the
+device to the current side. Training starts at `resolution`. On a validation plateau the side grows by GROWTH
+(rounded to a multiple of ROUND_TO) up to the top, but only while the previous raise paid off (the best weights
+were found at the current side) and the time left covers MIN_PASSES passes over the train data at the new side.
+"""
+from __future__ import annotations
+
+GROWTH = 1.5
+ROUND_TO = 8
+MIN_PASSES = 2
+
+
+def next_resolution(current: int, maximum: int) -> int | None:
+    """The side after `current` (x GROWTH, a multiple of ROUND_TO, at most `maximum`); None at the top."""
+    if current >= maximum:
+        return None
+    grown = int(round(current * GROWTH / ROUND_TO)) * ROUND_TO
+    return min(maximum, max(grown, current + ROUND_TO))
+
+
+def cost_ratio(old: int, new: int) -> float:
+    """How much more a forward/backward pass costs at side `new` than at `old` (pixels)."""
+    return (new / old) ** 2
+
+
+def affordable_samples(max_samples: int, memory_mb: int, frames: int, side: int, channels: int) -> int:
+    """Train examples to keep: `max_samples`, or fewer when they would not fit in `memory_mb` as uint8
+    (F, side, side, C) arrays; channels <= 0 (unknown in the metadata) counts as 3."""
+    per_example = frames * side * side * (channels if channels > 0 else 3)
+    return max(1, min(max_samples, memory_mb * 2**20 // per_example))
