@@ -27,8 +27,9 @@ class ConfigError(ValueError):
 class LearnerConfig:
     backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
     resolution: int = 64                   # starting input side: images resized (aspect NOT kept) to R x R
-    max_resolution: int = 128              # progressive resizing: on a plateau the side grows x1.5 up to this;
-                                           # data is stored at this side (= resolution: no progressive resizing)
+    max_resolution: int = 128              # progressive resizing: on a plateau the side grows x1.5 up to this
+                                           # (= resolution: none); data is stored at this side, or at the native
+                                           # one when that is smaller
     optimizer: str = "adam"                # "adam", or "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6
     lr: float = 3e-4                       # low: fine-tuning starts from the ridge head, not from scratch
     batch_size: int = 64

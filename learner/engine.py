@@ -35,11 +35,11 @@ from learner.config import LearnerConfig
 from learner.data import READ_BATCH, StreamReader, is_multilabel
 from learner.network import Classifier, augment
 from learner.resolution import MIN_PASSES, affordable_samples, cost_ratio, next_resolution
-from learner.ridge import RidgeHead, fit_ridge
+from learner.ridge import RidgeHead, fit_ridge, pixel_features
+from learner.runner import NetRunner
 from learner.validation import improves, nauc, split_validation
 
 FALLBACK_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
-INFER_BATCH = 256
 RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharpen them before softmax
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
@@ -77,8 +77,11 @@ class Learner:
         self.num_classes = int(metadata.get_output_size())
         sequence, rows, cols, channels = metadata.get_tensor_shape()
         self.frames = 1 if sequence == 1 else config.video_frames
-        # Progressive resizing: data is stored once at the top side, the network sees it at self.resolution.
+        # Progressive resizing: data is stored once, at the top side or the native one when that is smaller
+        # (no point keeping upscaled copies), and the network sees it resized on the device to self.resolution.
         self.store_resolution = config.max_resolution
+        if rows > 0 and cols > 0:
+            self.store_resolution = min(config.max_resolution, max(rows, cols))
         self.resolution = self.best_resolution = config.resolution
         self.train_cap = affordable_samples(config.max_train_samples, config.max_train_memory_mb, self.frames,
                                             self.store_resolution, channels)
@@ -94,18 +97,9 @@ class Learner:
         self.backbone_name = backbone.name
         self.net = Classifier(backbone, self.num_classes, config.dropout, config.freeze_fraction,
                               config.adapt_batchnorm)
-        self.device = self._place_network()
-        self.amp = self.device.type == "cuda"
-        try:
-            self.infer_seconds_per_image = self._warm_up()
-        except Exception as error:  # noqa: BLE001 - a GPU that fails at its first real work: use the CPU
-            if self.device.type != "cuda":
-                raise
-            self.log.info("CUDA warm-up failed (%s); using the CPU", str(error).splitlines()[0])
-            self.device, self.amp = torch.device("cpu"), False
-            self.net.to(self.device)
-            self.infer_seconds_per_image = self._warm_up()
-        self.infer_totals = [0.0, 0]  # seconds, examples of the measured inference passes
+        self.runner = NetRunner(self.net, self.frames, self.log)
+        self.runner.warm_up(self.store_resolution, self.resolution)
+        self.device = self.runner.device
         self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px "
                       "(plain resize), trained from %d px | keeps at most %d train examples | %d classes | test "
                       "size %s", config.to_dict(), self.backbone_name, self.device, torch.get_num_threads(),
@@ -137,95 +131,14 @@ class Learner:
         self.flip_helps = False  # set by validation: flips do not suit every dataset (digits, text)
         self.last_prediction: np.ndarray | None = None
 
-    # ----------------------------------------------------------------- set-up
-    def _place_network(self) -> torch.device:
-        self.net = self.net.to(memory_format=torch.channels_last)
-        if torch.cuda.is_available():
-            try:
-                self.net.to("cuda")
-                torch.cuda.synchronize()
-                return torch.device("cuda")
-            except Exception as error:  # noqa: BLE001 - a broken CUDA setup must not end the run
-                self.log.info("CUDA failed (%s); using the CPU", str(error).splitlines()[0])
-                self.net.to("cpu")
-        return torch.device("cpu")
-
-    def _warm_up(self) -> float:
-        """One forward+backward (allocations, kernel selection) and a timed inference batch; returns s/image."""
-        r = self.store_resolution
-        batch = torch.zeros(4, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
-        self.net.train()
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            self.net(self.net.images(batch, self.resolution), self.frames).float().sum().backward()
-        self.net.zero_grad(set_to_none=True)
-        self.net.eval()
-        batch = torch.zeros(32, self.frames, r, r, 3, dtype=torch.uint8, device=self.device)
-        timings = []
-        for _ in range(3):
-            start = time.monotonic()
-            self._logits(batch, self.resolution)
-            timings.append(time.monotonic() - start)
-        return min(timings) / 32
-
     # ----------------------------------------------------------------- helpers
-    def _autocast(self):
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
-
-    @torch.inference_mode()
-    def _logits(self, batch: torch.Tensor, side: int, flip: bool = False) -> torch.Tensor:
-        with self._autocast():
-            images = self.net.images(batch, side)
-            logits = self.net(images, self.frames).float()
-            if flip:
-                logits = (logits + self.net(images.flip(3), self.frames).float()) / 2
-        return logits
-
-    @torch.inference_mode()
-    def _features(self, examples: np.ndarray) -> torch.Tensor:
-        """Frozen pooled features (N, D) of uint8 examples; video frames averaged."""
-        self.net.eval()
-        start, out = time.monotonic(), []
-        for i in range(0, len(examples), INFER_BATCH):
-            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
-            with self._autocast():
-                feats = self.net.embed(self.net.images(batch, self.resolution)).float()
-            out.append(feats.view(-1, self.frames, feats.shape[-1]).mean(dim=1).cpu())
-        self._measured_inference(start, len(examples))
-        return torch.cat(out)
-
-    def _pixels(self, examples: np.ndarray) -> torch.Tensor:
-        """Raw pixels downscaled to PIXEL_SIDE x PIXEL_SIDE, flattened (N, S*S*C); video frames averaged."""
-        out = []
-        for i in range(0, len(examples), INFER_BATCH):
-            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).float().mean(dim=1)  # (B, R, R, C)
-            pooled = F.adaptive_avg_pool2d(batch.permute(0, 3, 1, 2), PIXEL_SIDE)
-            out.append(pooled.flatten(1) / 255.0)
-        return torch.cat(out)
-
-    def _measured_inference(self, start: float, count: int) -> None:
-        """Inference cost per example over all passes so far (single small passes are distorted by one-off
-        kernel set-up for new batch shapes; the constructor's warm-up figure is only a first guess)."""
-        self.infer_totals[0] += time.monotonic() - start
-        self.infer_totals[1] += count
-        if self.infer_totals[1] >= 32:
-            self.infer_seconds_per_image = self.infer_totals[0] / self.infer_totals[1]
-
     def _probabilities(self, scores: torch.Tensor) -> np.ndarray:
         """Scores -> probabilities in float64 (float64 keeps confident values apart, fewer ties)."""
         scores = scores.double()
         return (torch.sigmoid(scores) if self.multilabel else torch.softmax(scores, dim=1)).numpy()
 
-    def _predict_network(self, examples: np.ndarray, flip: bool, side: int) -> torch.Tensor:
-        self.net.eval()
-        start, out = time.monotonic(), []
-        for i in range(0, len(examples), INFER_BATCH):
-            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
-            out.append(self._logits(batch, side, flip).cpu())
-        self._measured_inference(start, len(examples) * (2 if flip else 1))
-        return torch.cat(out)
-
     def _estimated_test_seconds(self, flip: bool = False) -> float:
-        per_image = self.infer_seconds_per_image
+        per_image = self.runner.seconds_per_image
         count = self.expected_test if self.test_reader is None else self.test_reader.store.count
         if count is None:
             count = self.train_reader.store.count if self.train_reader else 1000
@@ -240,7 +153,7 @@ class Learner:
 
     def _reserve(self) -> float:
         """Seconds a train call must leave for the validation pass that ends it and the test pass after it."""
-        per_image = self.infer_seconds_per_image
+        per_image = self.runner.seconds_per_image
         evaluation = per_image * len(self.val_index) * self.frames + self._seconds_per_step()
         return 1.5 * (self._estimated_test_seconds(flip=self._use_flip()) + evaluation) + self.clock.safety_margin()
 
@@ -325,7 +238,8 @@ class Learner:
 
     def _fit_pixel_head(self) -> None:
         examples = self.train_reader.store.arrays()[0]
-        self.pixel_head = self._fit_head(self._pixels(examples), np.arange(len(examples)), "pixels")
+        pixels = pixel_features(examples, PIXEL_SIDE)
+        self.pixel_head = self._fit_head(pixels, np.arange(len(examples)), "pixels")
 
     def _fit_first_head(self) -> None:
         """Ridge on frozen features of the validation rows and as many other rows (in read order) as fit in
@@ -333,10 +247,11 @@ class Learner:
         examples = self.train_reader.store.arrays()[0]
         others = np.flatnonzero(self._train_mask(len(examples)))
         if self.cfg.early_predictions:
-            affordable = int(self.cfg.first_fit_seconds / (self.frames * self.infer_seconds_per_image))
+            affordable = int(self.cfg.first_fit_seconds / (self.frames * self.runner.seconds_per_image))
             others = others[:max(MIN_FIRST_FIT, affordable - len(self.val_index))]
         rows = np.union1d(others, self.val_index)
-        self.first_head = self._fit_head(self._features(examples[rows]), rows, "features")
+        features = self.runner.features(examples[rows], self.resolution)
+        self.first_head = self._fit_head(features, rows, "features")
 
     def _load_rest(self) -> None:
         """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
@@ -435,7 +350,7 @@ class Learner:
             if self.steps < WARMUP_STEPS:
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
-            with self._autocast():
+            with self.runner.autocast():
                 images = augment(self.net.images(self.train_x[index], self.resolution), self.cfg.augmentation)
                 logits = self.net(images, self.frames).float()
             if self.multilabel:
@@ -465,12 +380,12 @@ class Learner:
         if not len(self.val_index):
             self.pending = "network"
             return True
-        logits = self._predict_network(self.val_x, flip=False, side=self.resolution)
+        logits = self.runner.predict(self.val_x, self.resolution)
         loss = self._loss(logits, self.val_y)
         score = nauc(self.val_y, logits.numpy())
         better = improves(score, loss, self.best_score, self.best_loss)
         if better:
-            flipped = self._predict_network(self.val_x, flip=True, side=self.resolution)
+            flipped = self.runner.predict(self.val_x, self.resolution, flip=True)
             self.flip_helps = nauc(self.val_y, flipped.numpy()) > score
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
                       f"improved (flip-averaging {'helps' if self.flip_helps else 'does not help'})" if better
@@ -509,7 +424,7 @@ class Learner:
 
     def _raise_resolution(self) -> bool:
         """Progressive resizing (see learner.resolution): True when training goes on at a larger side."""
-        new = next_resolution(self.resolution, self.store_resolution)
+        new = next_resolution(self.resolution, self.cfg.max_resolution)
         if new is None or self.best_resolution != self.resolution:
             return False  # at the top, or the last raise did not pay
         ratio = cost_ratio(self.resolution, new)
@@ -522,8 +437,7 @@ class Learner:
         self._restart_from_best()
         # Step and inference costs grow with the pixel count; measurements at the new side replace these guesses.
         self.step_seconds *= ratio
-        self.infer_seconds_per_image *= ratio
-        self.infer_totals = [0.0, 0]
+        self.runner.rescale_cost(ratio)
         self.log.info("plateau at %d px: resolution raised to %d px, restarting from the best weights", old, new)
         return True
 
@@ -547,10 +461,13 @@ class Learner:
         examples, _ = self.test_reader.store.arrays()
         if self.pending in ("pixels", "features"):
             head = self.pixel_head if self.pending == "pixels" else self.first_head
-            inputs = self._pixels(examples) if self.pending == "pixels" else self._features(examples)
+            if self.pending == "pixels":
+                inputs = pixel_features(examples, PIXEL_SIDE)
+            else:
+                inputs = self.runner.features(examples, self.resolution)
             scores = self._ridge_logits(head, inputs)
         else:
-            scores = self._predict_network(examples, flip, self.best_resolution)
+            scores = self.runner.predict(examples, self.best_resolution, flip)
         prediction = self._probabilities(scores)
         seconds = time.monotonic() - start
         self.predictions += 1

@@ -1,9 +1,10 @@
 """Progressive resizing: which input side the learner trains at next, and how many examples fit in memory.
 
-Data is decoded once at the top side (`max_resolution`) and kept as uint8; the network sees it downscaled on the
-device to the current side. Training starts at `resolution`. On a validation plateau the side grows by GROWTH
-(rounded to a multiple of ROUND_TO) up to the top, but only while the previous raise paid off (the best weights
-were found at the current side) and the time left covers MIN_PASSES passes over the train data at the new side.
+Data is decoded once at the top side (`max_resolution`, or the native side when that is smaller and fixed) and
+kept as uint8; the network sees it resized on the device to the current side. Training starts at `resolution`.
+On a validation plateau the side grows by GROWTH (rounded to a multiple of ROUND_TO) up to the top, but only
+while the previous raise paid off (the best weights were found at the current side) and the time left covers
+MIN_PASSES passes over the train data at the new side.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Closed-form ridge regression on frozen pooled features: the head behind the first, fast prediction.
+"""Closed-form ridge regression on frozen pooled features or raw pixels: the heads behind the first, fast
+predictions.
 
 Features are centred and scaled with the train statistics; targets are the label matrix (0/1). Solving one
 (D x D) or (N x N) system in float64 takes milliseconds at these sizes, far less than one epoch of training.
@@ -7,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass
@@ -41,3 +44,14 @@ def fit_ridge(features: torch.Tensor, targets: torch.Tensor, l2: float) -> Ridge
         gram = x.T @ x + l2 * torch.eye(d, dtype=x.dtype)
         weight = torch.linalg.solve(gram, x.T @ y)
     return RidgeHead(mean, scale, weight, y_mean)
+
+
+def pixel_features(examples: np.ndarray, side: int, batch: int = 256) -> torch.Tensor:
+    """Raw pixels of uint8 examples (N, F, R, R, C) averaged down to side x side, flattened (N, side*side*C) in
+    [0, 1]; video frames averaged. The inputs of the very first, sub-second head."""
+    out = []
+    for i in range(0, len(examples), batch):
+        frames_mean = torch.from_numpy(examples[i:i + batch]).float().mean(dim=1)  # (B, R, R, C)
+        pooled = F.adaptive_avg_pool2d(frames_mean.permute(0, 3, 1, 2), side)
+        out.append(pooled.flatten(1) / 255.0)
+    return torch.cat(out)

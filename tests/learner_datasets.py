@@ -62,5 +62,52 @@ def video_sets(rng: np.random.Generator, n_train: int, n_test: int, frames: int 
     return make(n_train), make(n_test)
 
 
+def brightness_clip_sets(rng: np.random.Generator, n_train: int, n_test: int, frames: int = 6
+                         ) -> tuple[ImageSet, ImageSet]:
+    """Grey clips (T, 20, 20, 1) whose class shows in every frame: class 0 dark, class 1 bright."""
+    def make(n):
+        classes = rng.integers(2, size=n)
+        clips = [np.clip(rng.normal(70 + 110 * c, 25, size=(frames, 20, 20, 1)), 0, 255).astype(np.uint8)
+                 for c in classes]
+        return ImageSet.from_class_indices("clips", clips, classes, 2)
+    return make(n_train), make(n_test)
+
+
+def multilabel_sets(rng: np.random.Generator, n_train: int, n_test: int) -> tuple[ImageSet, ImageSet]:
+    """Colour 24x24 images; label k is on when channel k is bright (any number of labels per image, even none)."""
+    def make(n):
+        labels = (rng.random((n, 3)) < 0.4).astype(np.uint8)
+        images = [np.clip(rng.normal(60, 20, size=(24, 24, 3)) + 150 * row, 0, 255).astype(np.uint8)
+                  for row in labels]
+        return ImageSet("bright_channels", images, labels)
+    return make(n_train), make(n_test)
+
+
+def large_image_sets(rng: np.random.Generator, n_train: int, n_test: int, side: int = 1000
+                     ) -> tuple[ImageSet, ImageSet]:
+    """Colour side x side images (smooth, so JPEG keeps them small); the class is the dominant channel."""
+    ramp = np.linspace(0, 60, side)[None, :, None]
+    def make(n):
+        classes = rng.integers(3, size=n)
+        images = []
+        for c in classes:
+            image = np.broadcast_to(ramp, (side, side, 3)) + rng.integers(0, 40, size=3)
+            image[..., c] += 150
+            images.append(image.astype(np.uint8))
+        return ImageSet.from_class_indices("large", images, classes, 3)
+    return make(n_train), make(n_test)
+
+
+def many_class_sets(rng: np.random.Generator, classes: int, per_class: int = 2) -> tuple[ImageSet, ImageSet]:
+    """8x8 grey images, one random template per class plus noise: `per_class` train and one test image each."""
+    templates = rng.integers(0, 256, size=(classes, 8, 8, 1))
+    def make(copies):
+        indices = np.repeat(np.arange(classes), copies)
+        images = [np.clip(templates[c] + rng.normal(0, 20, size=(8, 8, 1)), 0, 255).astype(np.uint8)
+                  for c in indices]
+        return ImageSet.from_class_indices("many", images, indices, classes)
+    return make(per_class), make(1)
+
+
 def write(sets: tuple[ImageSet, ImageSet], root: Path, name: str, encoding: str = "png") -> Path:
     return write_dataset(sets[0], sets[1], root, name, encoding=encoding)

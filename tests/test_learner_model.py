@@ -10,7 +10,8 @@ from autodl_format.reader import load_task
 from autodl_format.tf_import import tf
 from learner.validation import nauc
 from model import Model
-from tests.learner_datasets import digits_sets, one_per_class_sets, write
+from tests.learner_datasets import (brightness_clip_sets, colour_variable_sets, digits_sets, large_image_sets,
+                                    many_class_sets, multilabel_sets, one_per_class_sets, write)
 
 SMALL = {"resolution": 48, "max_resolution": 48, "batch_size": 16, "first_fit_samples": 96,
          "max_train_samples": 600, "min_prediction_gap_s": 0.5}
@@ -122,11 +123,35 @@ def test_a_plateau_raises_the_resolution_and_predictions_use_the_side_their_weig
                           max_lr_cuts=1)
     model = Model(digits_task.train.get_metadata(), config=config)
     learner = model.learner
-    assert learner.train_reader is None and learner.store_resolution == 48
+    assert learner.store_resolution == 8  # digits are 8x8: stored as they are, upscaled on the device
     predictions, latest_return = run_like_ingestion(model, digits_task, 40.0)
     assert latest_return < 40.0 and model.failed_train_calls == 0
     assert learner.resolution == 48  # raised on the plateau
     assert learner.best_resolution == 32 and learner.lr_cuts == 1  # the raise did not pay; the lr cut came next
-    assert learner.train_x.shape[2:4] == (48, 48) and learner.test_reader.store.examples[0].shape[2] == 48
     solution = np.loadtxt(digits_task.solution_path)
     assert nauc(solution, predictions[-1][1]) > 0.6  # still the best prediction made at 32 px
+
+
+ODD_DATA = {  # kind: (train/test sets from a seeded rng, image encoding, config changes)
+    "video": (lambda rng: brightness_clip_sets(rng, 60, 20), "png", {}),
+    "multilabel": (lambda rng: multilabel_sets(rng, 120, 40), "png", {}),
+    "variable_size_colour": (lambda rng: colour_variable_sets(rng, 90, 30), "png", {}),
+    "1000x1000": (lambda rng: large_image_sets(rng, 24, 9), "jpeg", {}),
+    # Two examples per class: the first heads must see them all to know every class.
+    "1000_classes": (lambda rng: many_class_sets(rng, 1000), "png",
+                     {"max_train_samples": 2000, "first_fit_samples": 2000}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ODD_DATA))
+def test_odd_data_gets_learned_predictions_within_the_budget(kind, data_root):
+    make_sets, encoding, changes = ODD_DATA[kind]
+    task = load_task(write(make_sets(np.random.default_rng(0)), data_root, kind, encoding=encoding))
+    model = Model(task.train.get_metadata(), config=small_config(data_root, kind, **changes))
+    predictions, latest_return = run_like_ingestion(model, task, 15.0)
+    assert latest_return < 15.0 and model.failed_train_calls == 0
+    solution = np.loadtxt(task.solution_path)
+    final = predictions[-1][1]
+    assert final.shape == solution.shape and np.isfinite(final).all()
+    assert nauc(solution, final) > 0.5  # each set is learnable: far above chance (0)
+    assert model.learner.multilabel == (kind == "multilabel")

@@ -1,0 +1,115 @@
+"""Runs the classifier on its device: placement (CUDA when it works, else the CPU), warm-up, inference passes,
+and the measured inference cost per example that the learner's time accounting relies on.
+
+Inference takes uint8 examples (N, F, S, S, C) as stored by learner.data, in batches of INFER_BATCH, under
+`torch.inference_mode` and, on GPU, bfloat16 autocast; per-frame outputs of videos are averaged.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+
+from learner.network import Classifier
+
+INFER_BATCH = 256
+MIN_MEASURED = 32  # examples: below this a measured pass is dominated by one-off set-up and is not trusted
+
+
+class NetRunner:
+    def __init__(self, net: Classifier, frames: int, log: logging.Logger) -> None:
+        self.net, self.frames, self.log = net, frames, log
+        self.device = self._place()
+        self.amp = self.device.type == "cuda"
+        self.seconds_per_image = 0.0  # the warm-up's first guess, then the mean over measured passes
+        self._measured = [0.0, 0]     # seconds, examples
+
+    def _place(self) -> torch.device:
+        self.net.to(memory_format=torch.channels_last)
+        if torch.cuda.is_available():
+            try:
+                self.net.to("cuda")
+                torch.cuda.synchronize()
+                return torch.device("cuda")
+            except Exception as error:  # noqa: BLE001 - a broken CUDA setup must not end the run
+                self.log.info("CUDA failed (%s); using the CPU", str(error).splitlines()[0])
+                self.net.to("cpu")
+        return torch.device("cpu")
+
+    def warm_up(self, stored_side: int, side: int) -> None:
+        """One forward+backward (allocations, kernel selection) and a timed inference batch, which gives the
+        first per-example cost guess. A GPU that fails at this first real work is given up for the CPU."""
+        try:
+            self._warm_up(stored_side, side)
+        except Exception as error:  # noqa: BLE001
+            if self.device.type != "cuda":
+                raise
+            self.log.info("CUDA warm-up failed (%s); using the CPU", str(error).splitlines()[0])
+            self.device, self.amp = torch.device("cpu"), False
+            self.net.to(self.device)
+            self._warm_up(stored_side, side)
+
+    def _warm_up(self, stored_side: int, side: int) -> None:
+        batch = torch.zeros(4, self.frames, stored_side, stored_side, 3, dtype=torch.uint8, device=self.device)
+        self.net.train()
+        with self.autocast():
+            self.net(self.net.images(batch, side), self.frames).float().sum().backward()
+        self.net.zero_grad(set_to_none=True)
+        self.net.eval()
+        batch = torch.zeros(32, self.frames, stored_side, stored_side, 3, dtype=torch.uint8, device=self.device)
+        timings = []
+        for _ in range(3):
+            start = time.monotonic()
+            self._logits(batch, side)
+            timings.append(time.monotonic() - start)
+        self.seconds_per_image = min(timings) / 32
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def rescale_cost(self, ratio: float) -> None:
+        """The input side changed: scale the cost guess, and measure afresh at the new side."""
+        self.seconds_per_image *= ratio
+        self._measured = [0.0, 0]
+
+    @torch.inference_mode()
+    def _logits(self, batch: torch.Tensor, side: int, flip: bool = False) -> torch.Tensor:
+        with self.autocast():
+            images = self.net.images(batch, side)
+            logits = self.net(images, self.frames).float()
+            if flip:
+                logits = (logits + self.net(images.flip(3), self.frames).float()) / 2
+        return logits
+
+    def predict(self, examples: np.ndarray, side: int, flip: bool = False) -> torch.Tensor:
+        """Logits (N, K) on the CPU, optionally averaged with the horizontally flipped images."""
+        self.net.eval()
+        start, out = time.monotonic(), []
+        for i in range(0, len(examples), INFER_BATCH):
+            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
+            out.append(self._logits(batch, side, flip).cpu())
+        self._measure(start, len(examples) * (2 if flip else 1))
+        return torch.cat(out)
+
+    @torch.inference_mode()
+    def features(self, examples: np.ndarray, side: int) -> torch.Tensor:
+        """Frozen pooled backbone features (N, D) on the CPU; video frames averaged."""
+        self.net.eval()
+        start, out = time.monotonic(), []
+        for i in range(0, len(examples), INFER_BATCH):
+            batch = torch.from_numpy(examples[i:i + INFER_BATCH]).to(self.device)
+            with self.autocast():
+                feats = self.net.embed(self.net.images(batch, side)).float()
+            out.append(feats.view(-1, self.frames, feats.shape[-1]).mean(dim=1).cpu())
+        self._measure(start, len(examples))
+        return torch.cat(out)
+
+    def _measure(self, start: float, count: int) -> None:
+        """Cost per example over all passes at this side (single small passes are distorted by one-off kernel
+        set-up for new batch shapes; the warm-up figure is only a first guess)."""
+        self._measured[0] += time.monotonic() - start
+        self._measured[1] += count
+        if self._measured[1] >= MIN_MEASURED:
+            self.seconds_per_image = self._measured[0] / self._measured[1]
