@@ -34,7 +34,8 @@ from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import READ_BATCH, StreamReader, is_multilabel
 from learner.network import Classifier, augment
-from learner.resolution import MIN_PASSES, affordable_samples, cost_ratio, next_resolution
+from learner.resolution import (MIN_PASSES, affordable_samples, cost_ratio, next_resolution, physical_memory_bytes,
+                                side_that_fits)
 from learner.ridge import RidgeHead, fit_ridge, pixel_features
 from learner.runner import NetRunner
 from learner.validation import improves, nauc, split_validation
@@ -44,6 +45,7 @@ RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharp
 WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
 MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
+TEST_MEMORY_SHARE = 3  # the cached test set may take at most 1/N of the machine's memory
 PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
 PLATEAU_EPOCHS = 3  # an lr level or a resolution gets at least this many passes over the train data
 
@@ -83,9 +85,15 @@ class Learner:
         if rows > 0 and cols > 0:
             self.store_resolution = min(config.max_resolution, max(rows, cols))
         self.resolution = self.best_resolution = config.resolution
+        self.expected_test = test_sample_count(metadata)
+        test_side = side_that_fits(self.store_resolution, self.expected_test, self.frames, channels,
+                                   physical_memory_bytes() // TEST_MEMORY_SHARE)
+        if test_side < self.store_resolution:
+            self.log.info("%s test examples would not fit in 1/%d of the memory at %d px: stored at %d px",
+                          self.expected_test, TEST_MEMORY_SHARE, self.store_resolution, test_side)
+            self.store_resolution = test_side
         self.train_cap = affordable_samples(config.max_train_samples, config.max_train_memory_mb, self.frames,
                                             self.store_resolution, channels)
-        self.expected_test = test_sample_count(metadata)
         self.rng = np.random.default_rng(0)
         torch.manual_seed(0)
         if not os.environ.get("OMP_NUM_THREADS"):

@@ -8,9 +8,12 @@ MIN_PASSES passes over the train data at the new side.
 """
 from __future__ import annotations
 
+import os
+
 GROWTH = 1.5
 ROUND_TO = 8
 MIN_PASSES = 2
+MIN_STORED_SIDE = 8
 
 
 def next_resolution(current: int, maximum: int) -> int | None:
@@ -24,6 +27,24 @@ def next_resolution(current: int, maximum: int) -> int | None:
 def cost_ratio(old: int, new: int) -> float:
     """How much more a forward/backward pass costs at side `new` than at `old` (pixels)."""
     return (new / old) ** 2
+
+
+def side_that_fits(side: int, count: int | None, frames: int, channels: int, memory_bytes: int) -> int:
+    """The largest side <= `side` (at least MIN_STORED_SIDE) at which `count` uint8 (F, side, side, C) examples
+    fit in `memory_bytes`: the whole test set is kept, so a huge one is stored smaller instead of exhausting
+    memory mid-run. `count` None (unknown) keeps `side`."""
+    if not count:
+        return side
+    per_pixel = count * frames * (channels if channels > 0 else 3)
+    return max(MIN_STORED_SIDE, min(side, int((memory_bytes / per_pixel) ** 0.5)))
+
+
+def physical_memory_bytes() -> int:
+    """RAM of this machine (Linux/macOS sysconf); 16 GiB when it cannot be read."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
 
 
 def affordable_samples(max_samples: int, memory_mb: int, frames: int, side: int, channels: int) -> int:

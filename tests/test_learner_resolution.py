@@ -1,5 +1,6 @@
 """learner.resolution: the progressive-resizing ladder and the memory cap on kept train examples."""
-from learner.resolution import affordable_samples, cost_ratio, next_resolution
+from learner.resolution import (affordable_samples, cost_ratio, next_resolution, physical_memory_bytes,
+                                side_that_fits)
 
 
 def test_the_side_grows_by_half_in_multiples_of_eight_up_to_the_top():
@@ -16,3 +17,12 @@ def test_kept_examples_shrink_when_they_would_not_fit_in_memory():
     assert affordable_samples(20000, 4096, frames=16, side=128, channels=3) == 4096 * 2**20 // (16 * 128 * 128 * 3)
     assert affordable_samples(20000, 100, frames=1, side=64, channels=1) == 20000
     assert affordable_samples(20000, 16, frames=32, side=512, channels=-1) == 1  # unknown channels count as 3
+
+
+def test_a_test_set_too_large_for_memory_is_stored_at_a_smaller_side():
+    assert side_that_fits(128, 10_000, frames=1, channels=3, memory_bytes=8 * 2**30) == 128
+    side = side_that_fits(128, 10_000_000, frames=1, channels=3, memory_bytes=8 * 2**30)
+    assert side == 16 and 10_000_000 * side * side * 3 <= 8 * 2**30 < 10_000_000 * (side + 1) ** 2 * 3
+    assert side_that_fits(128, None, frames=4, channels=1, memory_bytes=1) == 128  # unknown size: kept
+    assert side_that_fits(128, 10**12, frames=1, channels=1, memory_bytes=1) == 8  # never below 8 px
+    assert physical_memory_bytes() > 2**30
