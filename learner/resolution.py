@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import torch
+import torch.nn.functional as F
+
 GROWTH = 1.5
 ROUND_TO = 8
 MIN_PASSES = 2
@@ -52,3 +56,18 @@ def affordable_samples(max_samples: int, memory_mb: int, frames: int, side: int,
     (F, side, side, C) arrays; channels <= 0 (unknown in the metadata) counts as 3."""
     per_example = frames * side * side * (channels if channels > 0 else 3)
     return max(1, min(max_samples, memory_mb * 2**20 // per_example))
+
+
+def resize_examples(examples: np.ndarray, side: int, chunk: int = 512) -> np.ndarray:
+    """uint8 (N, F, R, R, C) -> uint8 (N, F, side, side, C): the same bilinear resize as Classifier.images
+    (antialiased when shrinking), done once, in chunks, so that memory stays bounded."""
+    count, frames, stored, _, channels = examples.shape
+    if stored == side:
+        return examples
+    out = np.empty((count, frames, side, side, channels), dtype=np.uint8)
+    for i in range(0, count, chunk):
+        x = torch.from_numpy(examples[i:i + chunk]).reshape(-1, stored, stored, channels).permute(0, 3, 1, 2)
+        x = F.interpolate(x.float(), size=(side, side), mode="bilinear", antialias=side < stored, align_corners=False)
+        x = x.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        out[i:i + chunk] = x.reshape(-1, frames, side, side, channels).numpy()
+    return out

@@ -1,6 +1,11 @@
-"""learner.resolution: the progressive-resizing ladder and the memory cap on kept train examples."""
+"""learner.resolution: the progressive-resizing ladder, the stored sides and the memory caps."""
+import numpy as np
+import torch
+
+from learner.backbones import build_backbone
+from learner.network import Classifier
 from learner.resolution import (affordable_samples, cost_ratio, next_resolution, physical_memory_bytes,
-                                side_that_fits)
+                                resize_examples, side_that_fits)
 
 
 def test_the_side_grows_by_half_in_multiples_of_eight_up_to_the_top():
@@ -26,3 +31,16 @@ def test_a_test_set_too_large_for_memory_is_stored_at_a_smaller_side():
     assert side_that_fits(128, None, frames=4, channels=1, memory_bytes=1) == 128  # unknown size: kept
     assert side_that_fits(128, 10**12, frames=1, channels=1, memory_bytes=1) == 8  # never below 8 px
     assert physical_memory_bytes() > 2**30
+
+
+def test_examples_are_resized_once_like_the_network_input():
+    rng = np.random.default_rng(0)
+    examples = rng.integers(0, 256, size=(5, 2, 28, 28, 1), dtype=np.uint8)
+    assert resize_examples(examples, 28) is examples
+    for side in (16, 64):
+        resized = resize_examples(examples, side, chunk=2)
+        assert resized.shape == (5, 2, side, side, 1) and resized.dtype == np.uint8
+        net = Classifier(build_backbone("efficientnet_lite0"), num_classes=2, dropout=0.1, freeze_fraction=0.0)
+        direct = net.images(torch.from_numpy(examples), side)
+        once = net.images(torch.from_numpy(resized))
+        assert (direct - once).abs().max() < 0.02  # only uint8 rounding apart (1/255 / std 0.5)
