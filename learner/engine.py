@@ -1,6 +1,6 @@
 """The time-aware learner behind model.py: what to do in each train/test call, given the time left.
 
-Schedule (see the module docs of data, ridge and validation for the parts):
+Schedule (see the module docs of data, ridge, validation, training and resolution for the parts):
 1. Constructor (outside the budget): backbone built, weights loaded, a warm-up forward and backward.
 2. First train call: read only the first train examples (at most `first_fit_samples`, for at most half of
    `first_fit_seconds`, no shuffle buffer) and fit a ridge head on their raw pixels (16x16); the first test call
@@ -33,17 +33,16 @@ from learner.backbones import build_first_available
 from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import READ_BATCH, StreamReader, is_multilabel
-from learner.network import Classifier, augment
+from learner.network import Classifier
 from learner.resolution import (MIN_PASSES, affordable_samples, cost_ratio, next_resolution, physical_memory_bytes,
                                 resize_examples, side_that_fits)
 from learner.ridge import RidgeHead, fit_ridge, pixel_features
 from learner.runner import NetRunner
+from learner.training import StepTrainer
 from learner.validation import improves, nauc, split_validation
 
 FALLBACK_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")
 RIDGE_TEMPERATURE = 10.0  # ridge scores of 0/1 targets span about [0, 1]: sharpen them before softmax
-WARMUP_STEPS = 30
-GPU_SYNC_EVERY = 25
 MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this many examples
 TEST_MEMORY_SHARE = 3  # the cached test set may take at most 1/N of the machine's memory
 PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
@@ -119,13 +118,8 @@ class Learner:
         self.test_reader: StreamReader | None = None
         self.multilabel = False
         self.val_index = np.empty(0, dtype=np.int64)
-        self.train_x: torch.Tensor | None = None
-        self.train_y: torch.Tensor | None = None
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.lr = config.lr
-        self.steps = 0
-        self.step_seconds = 0.5
-        self.train_seconds = 0.0
+        self.trainer = StepTrainer(self.net, self.runner, config, self.frames, self.log)
+        self.fine_tuning = False
         self.best_score = -np.inf
         self.best_loss = np.inf
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -163,7 +157,7 @@ class Learner:
     def _reserve(self) -> float:
         """Seconds a train call must leave for the validation pass that ends it and the test pass after it."""
         per_image = self.runner.seconds_per_image
-        evaluation = per_image * len(self.val_index) * self.frames + self._seconds_per_step()
+        evaluation = per_image * len(self.val_index) * self.frames + self.trainer.seconds_per_step()
         return 1.5 * (self._estimated_test_seconds(flip=self._use_flip()) + evaluation) + self.clock.safety_margin()
 
     # ----------------------------------------------------------------- train
@@ -265,15 +259,16 @@ class Learner:
     def _load_rest(self) -> None:
         """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
         reader = self.train_reader
+        rebuild = self.trainer.train_x is None
         if not reader.exhausted:
             budget = max(5.0, 0.25 * (self.clock.left() - self._reserve()))
             before = reader.store.count
             reader.read(deadline=min(time.monotonic() + budget, self.clock.deadline - self._reserve()))
-            if reader.store.count != before or self.train_x is None:
+            if reader.store.count != before or rebuild:
                 self.log.info("train data: %d examples in memory (%s) after %.1fs of reading", reader.store.count,
                               "all read" if reader.exhausted else "more left", reader.seconds)
-                self.train_x = None
-        if self.train_x is None:
+                rebuild = True
+        if rebuild:
             self._build_train_tensors()
 
     def _build_train_tensors(self) -> None:
@@ -281,8 +276,8 @@ class Learner:
         than in every step saves up to 15 % of CPU throughput (omniglot, stored at 105 px, trained at 64)."""
         examples, labels = self.train_reader.store.arrays()
         mask = self._train_mask(len(examples))
-        self.train_x = torch.from_numpy(resize_examples(examples[mask], self.resolution)).to(self.device)
-        self.train_y = torch.from_numpy(labels[mask]).to(self.device)
+        self.trainer.set_data(torch.from_numpy(resize_examples(examples[mask], self.resolution)).to(self.device),
+                              torch.from_numpy(labels[mask]).to(self.device), self.multilabel)
         self.val_x = examples[self.val_index]
         self.val_y = labels[self.val_index]
 
@@ -297,20 +292,14 @@ class Learner:
         self.net.head.weight.copy_(weight.T.float())
         self.net.head.bias.copy_(bias.float())
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = [p for p in self.net.parameters() if p.requires_grad]
-        if self.cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=self.lr)
-        return torch.optim.SGD(params, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=1e-6)
-
     def _fine_tune(self) -> None:
         self._load_rest()
-        if self.optimizer is None:
+        if not self.fine_tuning:
+            self.fine_tuning = True
             if self.first_head is not None:
                 self._init_head_from(self.first_head)
                 # The starting point is a valid "best": plateaus restart from it until something beats it.
                 self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-            self.optimizer = self._make_optimizer()
             self.next_eval = self.clock.elapsed() + self.cfg.min_prediction_gap_s
         while True:
             stop_at = self.clock.deadline - self._reserve()
@@ -318,8 +307,8 @@ class Learner:
                 eval_at = stop_at  # predict once, at the end
             else:
                 eval_at = min(self.clock.start + self.next_eval, stop_at)
-            trained = self._train_until(eval_at, stop_at)
-            out_of_time = time.monotonic() >= stop_at - self._seconds_per_step()
+            trained = self.trainer.train_until(eval_at, stop_at, self.resolution, self.clock.elapsed)
+            out_of_time = time.monotonic() >= stop_at - self.trainer.seconds_per_step()
             if not trained and out_of_time:
                 return self._finish("time nearly spent")
             if self._evaluate() and self.cfg.early_predictions:
@@ -327,11 +316,6 @@ class Learner:
             if out_of_time or self._converged():
                 return self._finish("time nearly spent" if out_of_time else "converged")
             self._schedule_next(False)
-
-    def _seconds_per_step(self) -> float:
-        """A pessimistic step time (decaying maximum): on a shared CPU single steps can take several times
-        the mean, and a step that starts must finish before the reserve."""
-        return self.step_seconds if self.steps else 0.5
 
     def _schedule_next(self, out_of_time: bool) -> None:
         elapsed = self.clock.elapsed()
@@ -347,47 +331,7 @@ class Learner:
             self.net.load_state_dict(self.best_state)
             self.pending = "network"
         self.log.info("done training at %.1fs: %s (%d steps, best validation NAUC %.4f)", self.clock.elapsed(),
-                      why, self.steps, self.best_score)
-
-    def _train_until(self, soft_stop: float, hard_stop: float) -> int:
-        """Train until soft_stop (the next evaluation), but at least one step if that fits before hard_stop."""
-        self.net.train()
-        n = len(self.train_x)
-        clips = max(2, self.cfg.batch_size // self.frames)
-        start = time.monotonic()
-        running = torch.zeros((), device=self.device)
-        steps = 0
-        while time.monotonic() + self._seconds_per_step() < (soft_stop if steps else hard_stop):
-            step_start = time.monotonic()
-            index = torch.randint(n, (clips,), device=self.device)
-            targets = self.train_y[index]
-            if self.steps < WARMUP_STEPS:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
-            with self.runner.autocast():
-                images = augment(self.net.images(self.train_x[index], self.resolution), self.cfg.augmentation)
-                logits = self.net(images, self.frames).float()
-            if self.multilabel:
-                loss = F.binary_cross_entropy_with_logits(logits, targets)
-            else:
-                loss = F.cross_entropy(logits, targets.argmax(dim=1))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            running += loss.detach()
-            steps += 1
-            self.steps += 1
-            if self.device.type == "cuda" and steps % GPU_SYNC_EVERY == 0:
-                torch.cuda.synchronize()  # keep the time checks honest: the host may run far ahead of the GPU
-            step_time = time.monotonic() - step_start
-            self.step_seconds = max(step_time, 0.9 * self.step_seconds) if self.steps > 1 else step_time
-        seconds = time.monotonic() - start
-        self.train_seconds += seconds
-        if steps:
-            self.log.info("trained %d steps in %.1fs (%.0f images/s, lr %.2g, mean loss %.4f) at %.1fs elapsed",
-                          steps, seconds, steps * clips * self.frames / max(seconds, 1e-9), self.lr,
-                          float(running) / steps, self.clock.elapsed())
-        return steps
+                      why, self.trainer.steps, self.best_score)
 
     def _evaluate(self) -> bool:
         """Score the current weights on validation; True when they are the new best (then kept as a copy)."""
@@ -405,7 +349,7 @@ class Learner:
                       f"improved (flip-averaging {'helps' if self.flip_helps else 'does not help'})" if better
                       else f"no improvement (best {self.best_score:.4f})")
         if better:
-            self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.steps
+            self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.trainer.steps
             self.best_resolution = self.resolution
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
             if self.cfg.early_predictions:
@@ -414,25 +358,20 @@ class Learner:
             self.plateau += 1
         return better
 
-    def _steps_per_pass(self) -> int:
-        return -(-len(self.train_x) // max(2, self.cfg.batch_size // self.frames))
-
     def _converged(self) -> bool:
         """After `patience` evaluations without improvement: raise the resolution while that may still pay,
         else cut the lr; both restart from the best weights. Converged once `max_lr_cuts` cuts brought nothing."""
-        waited = self.steps - self.steps_at_best
-        if self.plateau < self.cfg.patience or waited < PLATEAU_EPOCHS * self._steps_per_pass():
+        waited = self.trainer.steps - self.steps_at_best
+        if self.plateau < self.cfg.patience or waited < PLATEAU_EPOCHS * self.trainer.steps_per_pass():
             return False  # early evaluations come fast (geometric grid): also wait a few passes over the data
         if self._raise_resolution():
             return False
         if self.lr_cuts >= self.cfg.max_lr_cuts:
             return True
         self.lr_cuts += 1
-        self.lr *= 0.3
         self._restart_from_best()
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr
-        self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.lr,
+        self.trainer.set_lr(self.trainer.lr * 0.3)
+        self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.trainer.lr,
                       self.lr_cuts, self.cfg.max_lr_cuts)
         return False
 
@@ -442,7 +381,8 @@ class Learner:
         if new is None or self.best_resolution != self.resolution:
             return False  # at the top, or the last raise did not pay
         ratio = cost_ratio(self.resolution, new)
-        needed = ratio * (MIN_PASSES * self._steps_per_pass() * self._seconds_per_step() + self._reserve())
+        needed = ratio * (MIN_PASSES * self.trainer.steps_per_pass() * self.trainer.seconds_per_step()
+                          + self._reserve())
         if self.clock.left() < needed:
             self.log.info("plateau at %d px: %d px would need %.0fs, %.0fs left: resolution kept", self.resolution,
                           new, needed, self.clock.left())
@@ -450,14 +390,14 @@ class Learner:
         old, self.resolution = self.resolution, new
         self._restart_from_best()
         # Step and inference costs grow with the pixel count; measurements at the new side replace these guesses.
-        self.step_seconds *= ratio
+        self.trainer.rescale_step_time(ratio)
         self.runner.rescale_cost(ratio)
         self._build_train_tensors()
         self.log.info("plateau at %d px: resolution raised to %d px, restarting from the best weights", old, new)
         return True
 
     def _restart_from_best(self) -> None:
-        self.plateau, self.steps_at_best = 0, self.steps
+        self.plateau, self.steps_at_best = 0, self.trainer.steps
         if self.best_state is not None:
             self.net.load_state_dict(self.best_state)
 

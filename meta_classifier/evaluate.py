@@ -21,7 +21,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 
 from meta_classifier.classifiers import CLASSIFIERS, PrecalcMLP, load_classifier
 from meta_classifier.errors import ArtifactError, FingerprintMismatch, MetaDataError

@@ -5,7 +5,6 @@ import zipfile
 from pathlib import Path
 
 from scripts.package_submission import SIZE_LIMIT_BYTES, build_submission_zip
-from scripts.run_task import REPO_ROOT
 
 
 def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:

@@ -1,0 +1,110 @@
+"""Optimisation steps for fine-tuning: minibatches drawn from train tensors kept on the device, augmentation on
+the device, linear lr warm-up, the loss (softmax CE or sigmoid BCE), and the measured step time the learner's
+schedule plans with.
+
+Nothing here decides *when* to train or evaluate (learner.engine does); `train_until` only runs steps until a
+given deadline and reports how many it ran.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from learner.config import LearnerConfig
+from learner.network import Classifier, augment
+from learner.runner import NetRunner
+
+WARMUP_STEPS = 30
+GPU_SYNC_EVERY = 25
+FIRST_STEP_GUESS_S = 0.5  # the step time assumed before any step was measured
+
+
+def make_optimizer(net: Classifier, name: str, lr: float) -> torch.optim.Optimizer:
+    """Adam, or SGD with Nesterov momentum 0.9 and weight decay 1e-6, over the trainable parameters."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=1e-6)
+
+
+class StepTrainer:
+    """Runs optimisation steps on the train tensors it is given, and measures what a step costs."""
+
+    def __init__(self, net: Classifier, runner: NetRunner, cfg: LearnerConfig, frames: int,
+                 log: logging.Logger) -> None:
+        self.net, self.runner, self.cfg, self.frames, self.log = net, runner, cfg, frames, log
+        self.optimizer = make_optimizer(net, cfg.optimizer, cfg.lr)  # Adam/SGD state is created at the 1st step
+        self.lr = cfg.lr
+        self.steps = 0
+        self.step_seconds = FIRST_STEP_GUESS_S
+        self.clips = max(2, cfg.batch_size // frames)  # a video batch holds batch_size frames in all
+        self.multilabel = False
+        self.train_x: torch.Tensor | None = None
+        self.train_y: torch.Tensor | None = None
+
+    def set_data(self, examples: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> None:
+        """uint8 examples (N, F, S, S, C) at the training side and float labels (N, K), both on the device."""
+        self.train_x, self.train_y, self.multilabel = examples, labels, multilabel
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def rescale_step_time(self, ratio: float) -> None:
+        """The input side changed: steps cost about `ratio` times more until measured afresh."""
+        self.step_seconds *= ratio
+
+    def seconds_per_step(self) -> float:
+        """A pessimistic step time (decaying maximum): on a shared CPU single steps can take several times
+        the mean, and a step that starts must finish before the learner's reserve."""
+        return self.step_seconds if self.steps else FIRST_STEP_GUESS_S
+
+    def steps_per_pass(self) -> int:
+        return -(-len(self.train_x) // self.clips)
+
+    def train_until(self, soft_stop: float, hard_stop: float, side: int, elapsed: Callable[[], float]) -> int:
+        """Train until soft_stop (time.monotonic()), but at least one step if that fits before hard_stop;
+        returns the number of steps run. `elapsed` gives the budget time for the log line."""
+        self.net.train()
+        n = len(self.train_x)
+        device = self.train_x.device
+        start = time.monotonic()
+        running = torch.zeros((), device=device)  # summed on the device: no host sync per step
+        steps = 0
+        while time.monotonic() + self.seconds_per_step() < (soft_stop if steps else hard_stop):
+            step_start = time.monotonic()
+            index = torch.randint(n, (self.clips,), device=device)
+            if self.steps < WARMUP_STEPS:
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
+            loss = self._loss(index, side)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            running += loss.detach()
+            steps += 1
+            self.steps += 1
+            if device.type == "cuda" and steps % GPU_SYNC_EVERY == 0:
+                torch.cuda.synchronize()  # keep the time checks honest: the host may run far ahead of the GPU
+            step_time = time.monotonic() - step_start
+            self.step_seconds = max(step_time, 0.9 * self.step_seconds) if self.steps > 1 else step_time
+        seconds = time.monotonic() - start
+        if steps:
+            self.log.info("trained %d steps in %.1fs (%.0f images/s, lr %.2g, mean loss %.4f) at %.1fs elapsed",
+                          steps, seconds, steps * self.clips * self.frames / max(seconds, 1e-9), self.lr,
+                          float(running) / steps, elapsed())
+        return steps
+
+    def _loss(self, index: torch.Tensor, side: int) -> torch.Tensor:
+        targets = self.train_y[index]
+        with self.runner.autocast():
+            images = augment(self.net.images(self.train_x[index], side), self.cfg.augmentation)
+            logits = self.net(images, self.frames).float()
+        if self.multilabel:
+            return F.binary_cross_entropy_with_logits(logits, targets)
+        return F.cross_entropy(logits, targets.argmax(dim=1))
