@@ -120,8 +120,13 @@ class Learner:
         self.val_index = np.empty(0, dtype=np.int64)
         self.trainer = StepTrainer(self.net, self.runner, config, self.frames, self.log)
         self.fine_tuning = False
-        self.best_score = -np.inf
+        self.best_score = -np.inf  # the best validation result of anything predicted with (ridge heads included)
         self.best_loss = np.inf
+        # The network's own best: what plateaus and restarts go by. It can trail best_score while a ridge head
+        # is still better, and restarting from a state worse than the current one would throw training away.
+        self.net_best_score = -np.inf
+        self.net_best_loss = np.inf
+        self.head_validation: dict[str, tuple[float, float]] = {}
         self.best_state: dict[str, torch.Tensor] | None = None
         self.plateau = 0
         self.steps_at_best = 0
@@ -218,6 +223,7 @@ class Learner:
             logits = self._ridge_logits(head, features[held_out])
             val_labels = labels[rows[held_out]]
             score, loss = nauc(val_labels, logits.numpy()), self._loss(logits, val_labels)
+            self.head_validation[what] = (score, loss)
         better = score is None or improves(score, loss, self.best_score, self.best_loss)
         if better and score is not None:  # also without early predictions: the fine-tuned net must beat it
             self.best_score, self.best_loss = score, loss
@@ -300,6 +306,7 @@ class Learner:
                 self._init_head_from(self.first_head)
                 # The starting point is a valid "best": plateaus restart from it until something beats it.
                 self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+                self.net_best_score, self.net_best_loss = self.head_validation.get("features", (-np.inf, np.inf))
             self.next_eval = self.clock.elapsed() + self.cfg.min_prediction_gap_s
         while True:
             stop_at = self.clock.deadline - self._reserve()
@@ -334,7 +341,8 @@ class Learner:
                       why, self.trainer.steps, self.best_score)
 
     def _evaluate(self) -> bool:
-        """Score the current weights on validation; True when they are the new best (then kept as a copy)."""
+        """Score the current weights on validation: kept as a copy when they are the network's best so far;
+        True when they are also the best of all (a new prediction)."""
         if not len(self.val_index):
             self.pending = "network"
             return True
@@ -342,20 +350,24 @@ class Learner:
         loss = self._loss(logits, self.val_y)
         score = nauc(self.val_y, logits.numpy())
         better = improves(score, loss, self.best_score, self.best_loss)
+        net_better = better or improves(score, loss, self.net_best_score, self.net_best_loss)
         if better:
             flipped = self.runner.predict(self.val_x, self.resolution, flip=True)
             self.flip_helps = nauc(self.val_y, flipped.numpy()) > score
         self.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", score, loss, self.clock.elapsed(),
                       f"improved (flip-averaging {'helps' if self.flip_helps else 'does not help'})" if better
+                      else f"network's best so far, kept (best of all {self.best_score:.4f})" if net_better
                       else f"no improvement (best {self.best_score:.4f})")
-        if better:
-            self.best_score, self.best_loss, self.plateau, self.steps_at_best = score, loss, 0, self.trainer.steps
-            self.best_resolution = self.resolution
+        if net_better:
+            self.net_best_score, self.net_best_loss, self.plateau = score, loss, 0
+            self.steps_at_best, self.best_resolution = self.trainer.steps, self.resolution
             self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-            if self.cfg.early_predictions:
-                self.pending = "network"
         else:
             self.plateau += 1
+        if better:
+            self.best_score, self.best_loss = score, loss
+            if self.cfg.early_predictions:
+                self.pending = "network"
         return better
 
     def _converged(self) -> bool:

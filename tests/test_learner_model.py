@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-import torch  # noqa: F401 - before TensorFlow
+import torch  # before TensorFlow
 
 from autodl_format.reader import load_task
 from autodl_format.tf_import import tf
@@ -130,6 +130,25 @@ def test_a_plateau_raises_the_resolution_and_predictions_use_the_side_their_weig
     assert learner.best_resolution == 32 and learner.lr_cuts == 1  # the raise did not pay; the lr cut came next
     solution = np.loadtxt(digits_task.solution_path)
     assert nauc(solution, predictions[-1][1]) > 0.6  # still the best prediction made at 32 px
+
+
+def test_restarts_go_back_to_the_networks_own_best_while_a_ridge_head_is_still_better(digits_task, data_root):
+    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    learner = model.learner
+    for _ in range(2):  # the pixel head, then the feature head
+        model.train(digits_task.train.get_dataset(), remaining_time_budget=100)
+        model.test(digits_task.test.get_dataset(), remaining_time_budget=95)
+    learner._load_rest()
+    learner.best_score, learner.best_loss = 2.0, 0.0  # as if a ridge head were better than anything the net does
+    learner.net_best_score, learner.net_best_loss = -np.inf, np.inf
+    assert not learner._evaluate() and learner.pending is None  # not a new prediction ...
+    assert learner.plateau == 0 and np.isfinite(learner.net_best_score)  # ... but the network's best so far
+    kept = learner.net.head.weight.detach().clone()
+    with torch.no_grad():
+        learner.net.head.weight.zero_()  # worse weights: the restart must bring back the kept copy
+    assert not learner._evaluate() and learner.plateau == 1
+    learner._restart_from_best()
+    torch.testing.assert_close(learner.net.head.weight, kept)
 
 
 ODD_DATA = {  # kind: (train/test sets from a seeded rng, image encoding, config changes)
