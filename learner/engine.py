@@ -305,8 +305,7 @@ class Learner:
             if self.first_head is not None:
                 self._init_head_from(self.first_head)
                 # The starting point is a valid "best": plateaus restart from it until something beats it.
-                self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                self.net_best_score, self.net_best_loss = self.head_validation.get("features", (-np.inf, np.inf))
+                self._keep_network_best(*self.head_validation.get("features", (-np.inf, np.inf)))
             self.next_eval = self.clock.elapsed() + self.cfg.min_prediction_gap_s
         while True:
             stop_at = self.clock.deadline - self._reserve()
@@ -359,9 +358,7 @@ class Learner:
                       else f"network's best so far, kept (best of all {self.best_score:.4f})" if net_better
                       else f"no improvement (best {self.best_score:.4f})")
         if net_better:
-            self.net_best_score, self.net_best_loss, self.plateau = score, loss, 0
-            self.steps_at_best, self.best_resolution = self.trainer.steps, self.resolution
-            self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+            self._keep_network_best(score, loss)
         else:
             self.plateau += 1
         if better:
@@ -369,6 +366,12 @@ class Learner:
             if self.cfg.early_predictions:
                 self.pending = "network"
         return better
+
+    def _keep_network_best(self, score: float, loss: float) -> None:
+        """The current weights become the network's best: a real copy, the side they won at, the plateau reset."""
+        self.net_best_score, self.net_best_loss, self.plateau = score, loss, 0
+        self.steps_at_best, self.best_resolution = self.trainer.steps, self.resolution
+        self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
 
     def _converged(self) -> bool:
         """After `patience` evaluations without improvement: raise the resolution while that may still pay,
