@@ -27,3 +27,17 @@ def miniciao_dir(autodl_raw_root: Path) -> Path:
     if not path.is_dir():
         pytest.fail(f"miniciao sample dataset not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def unzipped_submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The upload zip of `scripts.package_submission`, built once and unzipped into a folder of its own."""
+    import zipfile
+
+    from scripts.package_submission import build_submission_zip
+
+    root = tmp_path_factory.mktemp("submission")
+    build_submission_zip(root / "submission.zip")
+    code_dir = root / "code"
+    zipfile.ZipFile(root / "submission.zip").extractall(code_dir)
+    return code_dir

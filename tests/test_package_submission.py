@@ -17,11 +17,9 @@ def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:
     assert not any("__pycache__" in n for n in names)
 
 
-def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_dir: Path) -> None:
-    out = tmp_path / "submission.zip"
-    build_submission_zip(out)
-    code_dir = tmp_path / "code"
-    zipfile.ZipFile(out).extractall(code_dir)
+def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_dir: Path,
+                                                     unzipped_submission: Path) -> None:
+    code_dir = unzipped_submission
     prediction_dir = tmp_path / "predictions"
     result = subprocess.run(
         [sys.executable, "-m", "ingestion", "--dataset_dir", str(miniciao_dir), "--code_dir", str(code_dir),
