@@ -16,7 +16,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingestion usually put it there already)
     sys.path.insert(0, _HERE)
 
-import torch  # noqa: E402,F401 - torch before TensorFlow (the other order segfaults)
+import autodl_format.frameworks  # noqa: E402,F401 - first: torch and TensorFlow safe in either import order
 
 from learner.config import load_config  # noqa: E402
 from learner.engine import Learner, get_logger  # noqa: E402
@@ -61,5 +61,8 @@ class Model:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else ""
+    """The line that says what went wrong: the first, unless it only introduces the rest (TF's "in user code:")."""
+    text = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if not text:
+        return ""
+    return text[-1] if text[0].endswith(":") else text[0]

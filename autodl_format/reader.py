@@ -22,7 +22,7 @@ import numpy as np
 
 from autodl_format.errors import DatasetError
 from autodl_format.metadata import METADATA_FILE, AutoDLMetadata, load_metadata
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 
 DATA_FILE_GLOB = "sample*"
 _HEADER = 12  # uint64 length + uint32 masked crc of the length

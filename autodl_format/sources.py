@@ -317,7 +317,7 @@ def from_tfds(builder_name: str, split: str | None = None, data_dir: str | Path 
     """A TFDS image (or video) classification dataset. split None merges all splits (the caller re-splits);
     max_samples keeps the first examples in split order. Prepares (downloads) the data when it is not in
     data_dir yet; under tfds.testing.mock_data it reads generated examples offline."""
-    from autodl_format.tf_import import tf  # noqa: F401  (torch before tf, then tfds)
+    from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
     import tensorflow_datasets as tfds
 
     try:

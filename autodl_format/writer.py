@@ -25,7 +25,7 @@ from PIL import Image
 
 from autodl_format.image_set import ImageSet
 from autodl_format.textproto import format_data_specification
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 
 ENCODINGS = ("png", "jpeg", "dense")
 JPEG_QUALITY = 95

@@ -57,7 +57,7 @@ def submission_on_path(code_dir: str, extra_dirs: tuple[str, ...] = ()) -> Itera
 def import_model_class(code_dir: str) -> type:
     """Import `model` afresh from code_dir and return its `Model` class.
 
-    Must run inside `submission_on_path(code_dir)`, and after torch is imported (torch before TensorFlow).
+    Must run inside `submission_on_path(code_dir)`.
     """
     candidates = [os.path.join(d, name) for d in code_paths(code_dir) for name in ("model.py", "model")]
     if not any(os.path.isfile(c) if c.endswith(".py") else os.path.isdir(c) for c in candidates):

@@ -67,7 +67,7 @@ def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget:
         raise UsageError("init_time_cap must be > 0 and hard_stop_grace >= 0")
     if not os.path.isdir(code_dir):
         raise UsageError(f"{code_dir}: code directory does not exist")
-    import autodl_format.tf_import  # noqa: F401  torch before TensorFlow, and both before the submission's model
+    from autodl_format.frameworks import tf  # noqa: F401  both frameworks, quietly, before the submission's model
     from autodl_format.reader import load_task
 
     task = load_task(dataset_dir)

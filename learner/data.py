@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 
 READ_BATCH = 128
 
@@ -51,6 +51,7 @@ def _preprocess_fn(frames: int, resolution: int):
     """TF function: (T, H, W, C) float32 -> (frames, R, R, C) float32, frames sampled evenly over T."""
 
     def prep(example: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        example = tf.ensure_shape(example, [None, None, None, None])  # a dataset may not declare even the rank
         length = tf.shape(example)[0]
         index = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), frames)), tf.int32)
         picked = tf.gather(example, index)

@@ -57,7 +57,7 @@ def load_source(source: str, raw_root: Path | None, max_samples: int | None, tfd
     if kind == "tfds":
         return from_tfds(argument, data_dir=tfds_data_dir, max_samples=max_samples)
     if kind == "mock-tfds":
-        from autodl_format.tf_import import tf  # noqa: F401  (torch before tf, then tfds)
+        from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
         import tensorflow_datasets as tfds
 
         with tfds.testing.mock_data(num_examples=max_samples or MOCK_EXAMPLES):

@@ -8,7 +8,7 @@ import pytest
 
 from autodl_format.errors import DatasetError
 from autodl_format.reader import AutoDLDataset, count_tfrecords, find_data_dir, load_task
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from autodl_format import writer as writer_module
 from autodl_format.image_set import ImageSet, stratified_split
 from autodl_format.reader import load_task
 from autodl_format.sources import from_image_folder, from_tfds
-from autodl_format.tf_import import tf  # noqa: F401  (torch, then tf, before tfds)
+from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
 from autodl_format.writer import write_dataset
 
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from autodl_format.reader import load_task
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 from learner.data import StreamReader, ValueRange, is_multilabel
 from learner.validation import improves, nauc, split_validation
 from scoring.metrics import nauc as scorer_nauc

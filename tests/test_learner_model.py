@@ -4,10 +4,10 @@ import time
 
 import numpy as np
 import pytest
-import torch  # before TensorFlow
+import torch
 
+from autodl_format.frameworks import tf
 from autodl_format.reader import load_task
-from autodl_format.tf_import import tf
 from learner.validation import nauc
 from model import Model
 from tests.learner_datasets import (brightness_clip_sets, colour_variable_sets, digits_sets, large_image_sets,

@@ -6,9 +6,8 @@ Run it as a code directory: python -m ingestion --code_dir scripts/baselines/lin
 from __future__ import annotations
 
 import numpy as np
-import torch  # noqa: F401 - before TensorFlow
 
-from autodl_format.tf_import import tf
+from autodl_format.frameworks import tf
 
 SIDE = 16
 L2 = 1.0
