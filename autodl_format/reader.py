@@ -140,7 +140,7 @@ class AutoDLDataset:
         """Static shape of every example: (time, row, col, channel), None where the metadata says -1."""
         return tuple(None if d == -1 else d for d in self.metadata.get_tensor_shape())
 
-    def _parse(self, record: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _parse(self, record: tf.Tensor, min_side: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         meta = self.metadata
         rows, cols, channels = meta.get_tensor_size()
         if meta.is_compressed():
@@ -153,23 +153,36 @@ class AutoDLDataset:
                               "label_score": tf.io.VarLenFeature(tf.float32)},
             sequence_features=sequence_features,
         )
+        shape = self.example_shape()
         if meta.is_compressed():
-            example = self._decode_frames(sequences["0_compressed"], channels)
+            example = self._decode_frames(sequences["0_compressed"], channels, min_side)
+            if min_side is not None:  # a reduced JPEG decode changes the frame size
+                shape = (shape[0], None, None, shape[3])
         else:
             example = tf.reshape(sequences["0_dense_input"], [-1, rows, cols, channels])
-        example = tf.ensure_shape(example, self.example_shape())
+        example = tf.ensure_shape(example, shape)
         labels = tf.scatter_nd(tf.expand_dims(context["label_index"].values, 1), context["label_score"].values,
                                [meta.get_output_size()])
         return example, labels
 
-    def _decode_frames(self, frames: tf.Tensor, channels: int) -> tf.Tensor:
+    def _decode_frames(self, frames: tf.Tensor, channels: int, min_side: int | None = None) -> tf.Tensor:
         def decode(encoded: tf.Tensor) -> tf.Tensor:
-            image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
-            return tf.image.convert_image_dtype(image, tf.float32)  # uint8 or uint16 -> [0, 1]
+            if min_side is not None and channels in (1, 3):  # decode_jpeg knows no 2- or 4-channel output
+                return tf.cond(tf.io.is_jpeg(encoded), lambda: _decode_jpeg_reduced(encoded, channels, min_side),
+                               lambda: _decode_full(encoded, channels))
+            return _decode_full(encoded, channels)
 
         if self.metadata.get_sequence_size() == 1:  # images: skip map_fn's per-frame loop
             return tf.expand_dims(decode(frames[0]), 0)
         return tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32))
+
+    def get_reduced_dataset(self, min_side: int) -> tf.data.Dataset:
+        """As get_dataset(), but each JPEG frame is decoded at the smallest DCT scale (1/8, 1/4, 1/2, 1) that keeps
+        both its sides >= min_side: libjpeg then skips most of the work (several times faster on large photos).
+        Other formats are decoded at full size. Frame sizes may then differ from the metadata's."""
+        records = tf.data.TFRecordDataset([str(p) for p in self.files])
+        return records.map(lambda record: self._parse(record, min_side), num_parallel_calls=tf.data.AUTOTUNE,
+                           deterministic=True)
 
     def get_dataset(self) -> tf.data.Dataset:
         """A single-pass tf.data.Dataset of (example, labels) in file order (files sorted by name, each read in
@@ -208,6 +221,24 @@ class AutoDLDataset:
 
     def __repr__(self) -> str:
         return f"AutoDLDataset({str(self.subset_dir)!r}, samples={self.metadata.size()}, shape={self.example_shape()})"
+
+
+def _decode_full(encoded: tf.Tensor, channels: int) -> tf.Tensor:
+    image = tf.io.decode_image(encoded, channels=channels, expand_animations=False)
+    return tf.image.convert_image_dtype(image, tf.float32)  # uint8 or uint16 -> [0, 1]
+
+
+def _decode_jpeg_reduced(encoded: tf.Tensor, channels: int, min_side: int) -> tf.Tensor:
+    """A JPEG decoded at 1/8, 1/4 or 1/2 scale when the header's size allows it (ratio must be a constant, hence
+    one branch per ratio), float32 in [0, 1]."""
+    size = tf.io.extract_jpeg_shape(encoded)
+    short = tf.minimum(size[0], size[1])
+
+    def at(ratio: int):
+        return lambda: tf.image.convert_image_dtype(tf.io.decode_jpeg(encoded, channels=channels, ratio=ratio),
+                                                    tf.float32)
+
+    return tf.case([(short >= min_side * ratio, at(ratio)) for ratio in (8, 4, 2)], default=at(1))
 
 
 @dataclass

@@ -32,5 +32,7 @@ class Clock:
         return self.deadline - time.monotonic()
 
     def safety_margin(self) -> float:
-        """Seconds kept free at the end for the ingestion's own work (writing the prediction, bookkeeping)."""
-        return max(2.0, 0.04 * (self.budget or DEFAULT_BUDGET_S))
+        """Seconds kept free at the end for the ingestion's own work (writing the prediction, bookkeeping) and
+        for errors of the cost estimates: 4 % of the budget plus 10 % of it up to 1 s (0.14 s at T = 1 s)."""
+        budget = DEFAULT_BUDGET_S if self.budget is None else self.budget
+        return 0.04 * budget + min(1.0, 0.1 * budget)

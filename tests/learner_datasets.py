@@ -111,3 +111,17 @@ def many_class_sets(rng: np.random.Generator, classes: int, per_class: int = 2) 
 
 def write(sets: tuple[ImageSet, ImageSet], root: Path, name: str, encoding: str = "png") -> Path:
     return write_dataset(sets[0], sets[1], root, name, encoding=encoding)
+
+
+def metadata_without_files(task, root: Path):
+    """The task's train metadata, naming train/test directories that hold only the metadata files: the learner
+    cannot read the records itself and must read the datasets it is given (as with an in-memory dataset)."""
+    import shutil
+
+    from autodl_format.metadata import METADATA_FILE, load_metadata
+
+    for subset in (task.train, task.test):
+        target = root / f"{task.name}_nofiles.data" / subset.subset_dir.name
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(subset.subset_dir / METADATA_FILE, target / METADATA_FILE)
+    return load_metadata(root / f"{task.name}_nofiles.data" / "train")

@@ -11,7 +11,8 @@ from autodl_format.reader import load_task
 from learner.validation import nauc
 from model import Model
 from tests.learner_datasets import (brightness_clip_sets, colour_variable_sets, digits_sets, large_image_sets,
-                                    many_class_sets, multilabel_sets, one_per_class_sets, write)
+                                    many_class_sets, metadata_without_files, multilabel_sets, one_per_class_sets,
+                                    write)
 
 SMALL = {"resolution": 48, "max_resolution": 48, "batch_size": 16, "first_fit_samples": 96,
          "max_train_samples": 600, "min_prediction_gap_s": 0.5}
@@ -49,7 +50,7 @@ def run_like_ingestion(model, task, budget: float) -> tuple[list[tuple[float, np
 def test_first_prediction_comes_from_a_subset_and_learns(digits_task, data_root):
     model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
     model.train(digits_task.train.get_dataset(), remaining_time_budget=300)
-    reader = model.learner.train_reader
+    reader = model.learner.train_early
     assert reader.store.count <= SMALL["first_fit_samples"] and not reader.exhausted  # no full pass first
     prediction = model.test(digits_task.test.get_dataset(), remaining_time_budget=290)
     solution = np.loadtxt(digits_task.solution_path)
@@ -85,7 +86,8 @@ def test_a_failing_train_call_keeps_the_last_good_prediction(digits_task, data_r
     good = digits_task.train.get_dataset()
     corrupt = good.skip(200).map(lambda x, y: (tf.debugging.assert_all_finite(x * np.nan, "corrupt record"), y))
     dataset = good.take(200).concatenate(corrupt)
-    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    # Without usable files the learner reads the dataset it is given (with them it would never see the corruption).
+    model = Model(metadata_without_files(digits_task, data_root), config=small_config(data_root))
     last_good = None
     for call in range(4):
         model.train(dataset, remaining_time_budget=200 - call)
@@ -110,7 +112,7 @@ def test_one_example_per_class_and_a_larger_test_set(data_root):
 def test_graph_mode_datasets_as_the_platform_passes_them(digits_task, data_root):
     with tf.Graph().as_default():  # TF1-style datasets, read through a Session inside the learner
         train, test = digits_task.train.get_dataset(), digits_task.test.get_dataset()
-    model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
+    model = Model(metadata_without_files(digits_task, data_root), config=small_config(data_root))  # read these
     model.train(train, remaining_time_budget=100)
     prediction = model.test(test, remaining_time_budget=95)
     assert model.failed_train_calls == 0 and prediction.shape == (120, 10)
