@@ -139,6 +139,7 @@ class StreamReader:
         self.value_range = value_range
         self.exhausted = False
         self.seconds = 0.0
+        self._steady = [0.0, 0]  # seconds, examples: all batches but the first (which carries the start-up)
         self._batches = _batches(dataset, frames, resolution, batch)
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -147,7 +148,8 @@ class StreamReader:
         start, added = time.monotonic(), 0
         want = self.cap - self.store.count if limit is None else min(limit, self.cap - self.store.count)
         while added < want and not self.exhausted:
-            if deadline is not None and time.monotonic() > deadline:
+            batch_start = time.monotonic()
+            if deadline is not None and batch_start > deadline:
                 break
             batch = self._next_batch()
             if batch is None:
@@ -158,6 +160,9 @@ class StreamReader:
                 examples, labels = examples[: want - added], labels[: want - added]
             if self.value_range is None:
                 self.value_range = ValueRange.from_batch(examples)
+            if self.store.count:
+                self._steady[0] += time.monotonic() - batch_start
+                self._steady[1] += len(examples)
             self.store.add(self.value_range.to_uint8(examples), labels.astype(np.float32))
             added += len(examples)
         if self.store.count >= self.cap:
@@ -166,7 +171,10 @@ class StreamReader:
         return added
 
     def seconds_per_example(self) -> float | None:
-        """Measured reading cost (decode + resize) per example so far; None before anything was read."""
+        """Measured reading cost (decode + resize) per example, after the first batch when there is more: the
+        first one also pays the pipeline's start-up (0.1 s, tens of times one batch of small images)."""
+        if self._steady[1]:
+            return self._steady[0] / self._steady[1]
         return self.seconds / self.store.count if self.store.count else None
 
     def _next_batch(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -256,8 +256,10 @@ class Learner:
         while reader.store.count < limit and not reader.exhausted:
             if reader.store.count >= MIN_FIRST_FIT and time.monotonic() - start > box:
                 break
-            # The first batch is read whatever the time: without training data there is nothing to predict from.
-            if reader.store.count and time.monotonic() + self._first_prediction_seconds() > self.clock.deadline:
+            # Two batches are read whatever the time: without training data there is nothing to predict from, and
+            # the first batch's time is mostly the pipeline's start-up, no measure of the decoding rate.
+            if (reader.store.count > READ_BATCH
+                    and time.monotonic() + self._first_prediction_seconds() > self.clock.deadline):
                 break
             reader.read(limit=min(READ_BATCH, limit - reader.store.count))
         examples, labels = reader.store.arrays()
