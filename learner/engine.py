@@ -207,8 +207,9 @@ class Learner:
     def _estimated_test_seconds(self, flip: bool = False) -> float:
         """A network prediction: its test pass plus decoding what is still unread of the test set at the stored
         side."""
+        measured = self.train_full is not None and self.train_full.seconds_per_example() is not None
         return self._pass_seconds("network", flip) + self._unread_test_seconds(
-            self.test_full, self.train_full or self.train_early)
+            self.test_full, self.train_full if measured else self.train_early)
 
     def _use_flip(self) -> bool:
         return (self.predictions >= self.cfg.flip_test_after and self.pending == "network" and self.flip_helps
