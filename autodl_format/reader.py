@@ -171,10 +171,13 @@ class AutoDLDataset:
             return tf.expand_dims(decode(frames[0]), 0)
         return tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32))
 
-    def get_dataset(self) -> tf.data.Dataset:
+    def get_dataset(self, tf1: bool = False) -> tf.data.Dataset:
         """A single-pass tf.data.Dataset of (example, labels) in file order (files sorted by name, each read in
-        order; the official loader interleaves several files, which no known dataset has)."""
-        records = tf.data.TFRecordDataset([str(p) for p in self.files])
+        order; the official loader interleaves several files, which no known dataset has). tf1: a TF1 dataset
+        (`make_one_shot_iterator()` and the other TF1 methods), as the platform's TF 1.13 ingestion gave; built
+        in graph mode when eager execution is off."""
+        data = tf.compat.v1.data if tf1 else tf.data
+        records = data.TFRecordDataset([str(p) for p in self.files])
         return records.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def iter_numpy(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -235,6 +238,10 @@ def load_task(dataset_dir: str | Path, check: str = "crc") -> Task:
     if train.example_shape()[1:] != test.example_shape()[1:]:
         raise DatasetError(f"{data_dir}: train and test metadata disagree on the frame shape "
                            f"({train.example_shape()} vs {test.example_shape()})")
+    if "." in name:
+        warnings.warn(f"{data_dir}: the official scoring program takes the task name up to the first dot "
+                      f"({name.split('.')[0]!r}) while ingestion names predictions {name!r}: rename the dataset "
+                      f"without dots to run it on the platform", stacklevel=2)
     problem = train_test_compat_problem(train.subset_dir, test.subset_dir)
     if problem:
         warnings.warn(f"{data_dir}: models that locate the test set from get_dataset_name() will fail: {problem}",

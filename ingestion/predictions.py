@@ -8,8 +8,15 @@ class PredictionError(Exception):
     """Model.test returned something that cannot be scored; the message is one line."""
 
 
-def check_prediction(raw: object, expected_shape: tuple[int, int]) -> np.ndarray:
-    """Return `raw` as a float64 (N, C) array, or raise PredictionError saying what is wrong with it."""
+def check_prediction(raw: object, expected_shape: tuple[int, int], lenient: bool = False) -> np.ndarray:
+    """Return `raw` as a float64 (N, C) array, or raise PredictionError saying what is wrong with it.
+
+    Not lenient (the default), a `raw` without `.shape` (a list, say) is refused: the official program reads
+    `prediction.shape` and fails on it, so a submission that passes here must not rely on it."""
+    if not lenient and not hasattr(raw, "shape"):
+        raise PredictionError(f"test returned a {type(raw).__name__}, not an array: the official ingestion fails on "
+                              f"it ('{type(raw).__name__}' object has no attribute 'shape'); return a numpy array "
+                              f"(--lenient accepts it)")
     try:
         pred = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as e:

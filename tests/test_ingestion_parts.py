@@ -32,7 +32,8 @@ def test_format_prediction_uses_g_format_row_per_example():
     (np.zeros((18, 9)), "shape (18, 9), expected (18, 10)"),
     (np.zeros(180), "shape (180,)"),
     (np.full((18, 10), np.nan), "180 non-finite"),
-    ([["a"] * 10] * 18, "not a numeric array"),
+    (np.array([["a"] * 10] * 18), "not a numeric array"),
+    ([[0.5] * 10] * 18, "test returned a list, not an array: the official ingestion fails on it"),
 ])
 def test_check_prediction_rejects_with_one_line(raw, expected_in_message):
     with pytest.raises(PredictionError) as info:
@@ -41,9 +42,9 @@ def test_check_prediction_rejects_with_one_line(raw, expected_in_message):
     assert "\n" not in str(info.value)
 
 
-def test_check_prediction_accepts_lists_and_float32():
-    assert check_prediction([[0, 1], [1, 0]], (2, 2)).dtype == np.float64
+def test_check_prediction_accepts_float32_and_lists_only_when_lenient():
     assert check_prediction(np.ones((3, 2), np.float32), (3, 2)).shape == (3, 2)
+    assert check_prediction([[0, 1], [1, 0]], (2, 2), lenient=True).dtype == np.float64
 
 
 def test_write_atomic_leaves_no_temp_file_and_normal_permissions(tmp_path):
