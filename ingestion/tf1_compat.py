@@ -38,7 +38,12 @@ class TF1View(types.ModuleType):
 def tf1_mode(tf2: types.ModuleType) -> Iterator[None]:
     """Graph mode for the rest of the process (TF cannot switch back reliably), and the TF1 view of
     `import tensorflow` until the block ends."""
-    tf2.compat.v1.disable_v2_behavior()
+    logger, level = tf2.get_logger(), tf2.get_logger().level
+    logger.setLevel("ERROR")  # our switch, not the submission's: no deprecation warning for it
+    try:
+        tf2.compat.v1.disable_v2_behavior()
+    finally:
+        logger.setLevel(level)
     previous = sys.modules["tensorflow"]
     sys.modules["tensorflow"] = TF1View(tf2)
     try:
