@@ -130,7 +130,6 @@ class Learner:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.plateau = 0
         self.steps_at_best = 0
-        self.lr_cuts = 0
         self.next_eval = 0.0
         self.pixel_head: RidgeHead | None = None
         self.first_head: RidgeHead | None = None
@@ -381,13 +380,12 @@ class Learner:
             return False  # early evaluations come fast (geometric grid): also wait a few passes over the data
         if self._raise_resolution():
             return False
-        if self.lr_cuts >= self.cfg.max_lr_cuts:
+        if self.trainer.lr_cuts >= self.cfg.max_lr_cuts:
             return True
-        self.lr_cuts += 1
         self._restart_from_best()
-        self.trainer.set_lr(self.trainer.lr * 0.3)
+        self.trainer.cut_lr()
         self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.trainer.lr,
-                      self.lr_cuts, self.cfg.max_lr_cuts)
+                      self.trainer.lr_cuts, self.cfg.max_lr_cuts)
         return False
 
     def _raise_resolution(self) -> bool:

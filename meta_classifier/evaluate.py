@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 
-from meta_classifier.classifiers import CLASSIFIERS, PrecalcMLP, load_classifier
+from meta_classifier.classifiers import CLASSIFIERS, PrecalcMLP, PrecalcMLPConfig, load_classifier
 from meta_classifier.errors import ArtifactError, FingerprintMismatch, MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_catalogue, \
     load_fingerprints
@@ -63,7 +63,7 @@ def accuracy_by_batch_size(classifiers: dict, test: FingerprintSet, batch_sizes:
     return results, per_dataset
 
 
-def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: dict, batch: int, n_batches: int,
+def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: PrecalcMLPConfig, batch: int, n_batches: int,
                   steps: int | None, seed: int) -> list[dict]:
     rows = []
     for k, name in enumerate(train.names):
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     output["details"] = {"per_dataset_at_64": per_dataset, "meta_test_images": sizes,
                          "variants": "all" if args.all_variants else "original",
                          "batches_per_dataset": {str(b): batches_per_dataset(b, args.scale) for b in batch_sizes},
-                         "configs": {kind: classifiers[kind].config for kind in KINDS}}
+                         "configs": {kind: classifiers[kind].config_dict() for kind in KINDS}}
     if not args.no_loo:
         print(f"\nleave-one-dataset-out (precalc, shipped config, test batch {args.loo_batch})")
         train = load_fingerprints(args.metadata, "train", datasets=classifiers["precalc"].names)

@@ -10,6 +10,7 @@ training_summary.json (best configs, BOHB runs, times).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -67,15 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: {len(result.runs)} evaluations in {result.seconds:.0f} s; best {result.best_config} "
               f"(val NLL {best_runs[0].loss:.4f})", flush=True)
         start = time.perf_counter()
-        config = {**result.best_config}
-        if kind != "kmeans_vote":
-            config["steps"] = high
+        config = result.best_config if kind == "kmeans_vote" else dataclasses.replace(result.best_config, steps=high)
         classifier = CLASSIFIERS[kind](config).fit(train, budget=None, seed=args.seed)  # all meta-train
         fit_seconds = time.perf_counter() - start
         val_nll, val_acc = mean_nll(classifier, val_set, eval_sizes, 12, seed=args.seed + 1)
         files = classifier.save(args.out)
         summary["kinds"][kind] = {
-            "config": classifier.config, "final_fit_seconds": round(fit_seconds, 1),
+            "config": classifier.config_dict(), "final_fit_seconds": round(fit_seconds, 1),
             "bohb": {"iterations": args.iterations, "budgets": [low, high], "evaluations": len(result.runs),
                      "seconds": round(result.seconds, 1),
                      "top_runs": [{"config": r.config, "budget": r.budget, "loss": r.loss} for r in best_runs]},
