@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autodl_format.errors import first_line
+
 
 class PredictionError(Exception):
     """Model.test returned something that cannot be scored; the message is one line."""
@@ -21,7 +23,7 @@ def check_prediction(raw: object, expected_shape: tuple[int, int], lenient: bool
         pred = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise PredictionError(f"test returned a {type(raw).__name__} that is not a numeric array "
-                              f"({_first_line(e)})") from None
+                              f"({first_line(e)})") from None
     if pred.shape != tuple(expected_shape):
         raise PredictionError(f"test returned shape {pred.shape}, "
                               f"expected {tuple(expected_shape)} (test examples, output_dim)")
@@ -35,8 +37,3 @@ def check_prediction(raw: object, expected_shape: tuple[int, int], lenient: bool
 def format_prediction(pred: np.ndarray) -> str:
     """One line per test example, values '{:g}' (6 significant digits, as the official ingestion) space-separated."""
     return "".join(" ".join(map("{:g}".format, row)) + "\n" for row in pred.tolist())
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

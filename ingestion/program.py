@@ -28,7 +28,8 @@ import time
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager
 
-from autodl_format.errors import DatasetError
+from autodl_format.errors import DatasetError, first_line
+from autodl_format.files import write_atomic
 from ingestion import outputs
 from ingestion.alarm import Alarm, HardStop, InitTimeout
 from ingestion.model_loading import ModelLoadError, import_model_class, submission_on_path
@@ -49,8 +50,8 @@ class UsageError(Exception):
 
 def describe(e: BaseException, limit: int = 300) -> str:
     """`Type: first line of the message`, short enough for one log line."""
-    lines = str(e).strip().splitlines()
-    text = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+    line = first_line(e)
+    text = f"{type(e).__name__}: {line}" if line else type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -251,7 +252,7 @@ class _Loop:
             if self.alarm is not None and timestamp > self.deadline:  # the alarm is late (a long C call)
                 raise HardStop(f"prediction {k} came after start + T")
             outputs.append_prediction_time(self.summary.output_dir, k, timestamp)
-            outputs.write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task_name, k)),
+            write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task_name, k)),
                                  text)
             self.summary.prediction_times.append(timestamp - self.start)
 

@@ -23,7 +23,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,11 +60,11 @@ def get_logger() -> logging.Logger:
 
 
 def test_sample_count(metadata) -> int | None:
-    """The test set size, from the test metadata beside the train directory (protocol 1.2); None if absent."""
-    from autodl_format.metadata import load_metadata
+    """The test set size, from the test metadata beside the train directory; None if absent."""
+    from autodl_format.metadata import load_metadata, test_dir_beside
 
     try:
-        return load_metadata(Path(str(metadata.get_dataset_name()).replace("train", "test"))).size()
+        return load_metadata(test_dir_beside(metadata.get_dataset_name())).size()
     except Exception:  # noqa: BLE001 - only an estimate; the cached test set gives the real count later
         return None
 

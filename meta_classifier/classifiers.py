@@ -26,12 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from autodl_format.errors import first_line
+from autodl_format.files import atomic_path, write_atomic
 from learner.knobs import from_mapping, knob, validate
 from meta_classifier.errors import ArtifactError, FingerprintMismatch
 from meta_classifier.known import BatchSampler, FingerprintSet
 from meta_classifier.precalc import ALL_MOMENTS, PrecalcConfig, output_dim, precalc
 
 FORMAT_VERSION = 1
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # the shipped, trained classifiers
 IDENTITY_KEYS = ("backbone", "weights_sha256", "input_size", "feature_dim")
 IMAGES_PER_STEP = 8192  # cap on fingerprints per precalc training step (samples x batch size), for CPU time
 
@@ -151,12 +154,9 @@ class MetaClassifier:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         header_path, state_path = directory / f"{self.kind}.json", directory / f"{self.kind}.pt"
-        tmp = state_path.with_suffix(".pt.tmp")
-        torch.save(self._state(), tmp)
-        tmp.replace(state_path)
-        tmp = header_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._header(), indent=1) + "\n", encoding="utf-8")
-        tmp.replace(header_path)
+        with atomic_path(state_path) as tmp:
+            torch.save(self._state(), tmp)
+        write_atomic(header_path, json.dumps(self._header(), indent=1) + "\n")
         return [header_path, state_path]
 
 
@@ -339,7 +339,7 @@ def load_classifier(directory: str | Path, kind: str = "precalc",
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         classifier._set_state(state)
     except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {first_line(err)})") from None
     return classifier
 
 

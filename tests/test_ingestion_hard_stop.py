@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tests import REPO_ROOT
 from tests.ingestion_models import write_model
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BUDGET, GRACE = 5.0, 2.0
 
 HANGS_IN_THIRD_TRAIN = """

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
+from autodl_format.files import write_atomic
 from ingestion import outputs
 from ingestion.alarm import Alarm, HardStop
 from ingestion.predictions import PredictionError, check_prediction, format_prediction
 from ingestion.program import codalab_paths
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 
 
 def test_format_prediction_uses_g_format_row_per_example():
@@ -49,7 +49,7 @@ def test_check_prediction_accepts_float32_and_lists_only_when_lenient():
 
 def test_write_atomic_leaves_no_temp_file_and_normal_permissions(tmp_path):
     target = tmp_path / "x.predict_0"
-    outputs.write_atomic(str(target), "1 2\n")
+    write_atomic(str(target), "1 2\n")
     assert target.read_text() == "1 2\n"
     assert os.listdir(tmp_path) == ["x.predict_0"]
     umask = os.umask(0)
@@ -61,7 +61,7 @@ def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "x.predict_0"
     target.write_text("old\n")
     with pytest.raises(TypeError):
-        outputs.write_atomic(str(target), 123)  # the write fails after the temp file was created
+        write_atomic(str(target), 123)  # the write fails after the temp file was created
     assert target.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["x.predict_0"]
 
