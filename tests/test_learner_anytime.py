@@ -10,10 +10,10 @@ import yaml
 
 from autodl_format.frameworks import tf
 from autodl_format.reader import load_task
-from learner.engine import get_logger
+from learner.pipeline import get_logger
 from learner.records import RecordSource
 from model import Model
-from tests.conftest import REPO_ROOT
+from tests import REPO_ROOT
 from tests.learner_datasets import digits_sets, large_image_sets, metadata_without_files, write
 
 
@@ -61,15 +61,15 @@ def test_record_source_reads_the_files_and_falls_back_to_the_given_dataset(photo
 
 def test_without_files_the_learner_reads_the_given_datasets_once(photo_task, root):
     config = root / "small.json"
-    config.write_text('{"resolution": 32, "max_resolution": 48, "batch_size": 16, "first_fit_samples": 40}')
+    config.write_text('{"side": 32, "max_side": 48, "batch_size": 16, "first_fit_samples": 40}')
     model = Model(metadata_without_files(photo_task, root), config=str(config))
-    learner = model.learner
-    assert learner.early_side == learner.store_resolution == 48  # no small early copy to make
+    feed = model.learner.run.feed
+    assert feed.early_side == feed.store_side == 48  # no small early copy to make
     model.train(photo_task.train.get_dataset(), remaining_time_budget=60)
     prediction = model.test(photo_task.test.get_dataset(), remaining_time_budget=58)
-    assert learner.train_early is learner.train_full and learner.test_early is learner.test_full
-    assert prediction.shape == (20, 3) and learner.predictions == 1
-    assert learner.train_early.store.count == 40
+    assert feed.train_early is feed.train_full and feed.test_early is feed.test_full
+    assert prediction.shape == (20, 3) and model.learner.predictor.count_ == 1
+    assert feed.train_early.store.count == 40
 
 
 @pytest.mark.parametrize("budget", [1.0, 2.0])

@@ -32,13 +32,13 @@ def test_a_field_declared_once_is_validated_loadable_and_tunable():
 
 def test_search_space_round_trip_conditions_and_order():
     space = search_space(LearnerConfig, seed=3)
-    assert {"backbone", "lr", "batch_size", "optimizer", "sgd_momentum", "resolution", "max_resolution"} <= set(space)
+    assert {"backbone", "lr", "batch_size", "optimizer", "sgd_momentum", "side", "max_side"} <= set(space)
     assert "video_frames" not in space  # declared without a search range: not tuned
     seen_sgd = seen_adam = False
     for sampled in space.sample_configuration(200):
         values = dict(sampled)
         config = from_sample(LearnerConfig, values)  # every sample is a valid config
-        assert config.max_resolution >= config.resolution
+        assert config.max_side >= config.side
         assert ("sgd_momentum" in values) == (values["optimizer"] == "sgd")  # only under SGD
         seen_sgd |= values["optimizer"] == "sgd"
         seen_adam |= values["optimizer"] == "adam"
@@ -48,7 +48,7 @@ def test_search_space_round_trip_conditions_and_order():
 
 @pytest.mark.parametrize("field, value", [
     ("lr", 0.6), ("lr", 1e-6), ("batch_size", 8), ("batch_size", 256), ("dropout", 0.0), ("dropout", 1.0),
-    ("freeze_fraction", 1.5), ("augmentation", 3), ("resolution", 8), ("video_frames", 0),
+    ("freeze_fraction", 1.5), ("augmentation", 3), ("side", 8), ("video_frames", 0),
     ("backbone", "vgg16"), ("optimizer", "rmsprop"), ("batch_size", 32.5), ("early_predictions", "yes"),
     ("prediction_growth", 1.0), ("max_train_samples", 0),
 ])
@@ -85,9 +85,9 @@ def test_env_var_selects_another_config(tmp_path, monkeypatch):
 
 def test_yaml_configs_load_like_json(tmp_path):
     path = tmp_path / "small.yaml"
-    path.write_text("# a portfolio member\nlr: 0.001\noptimizer: sgd\nresolution: 32\nmax_resolution: 32\n")
+    path.write_text("# a portfolio member\nlr: 0.001\noptimizer: sgd\nside: 32\nmax_side: 32\n")
     config = load_config(str(path))
-    assert (config.lr, config.optimizer, config.resolution, config.max_resolution) == (0.001, "sgd", 32, 32)
+    assert (config.lr, config.optimizer, config.side, config.max_side) == (0.001, "sgd", 32, 32)
     path.write_text("lr: [unclosed")
     with pytest.raises(ConfigError, match=r"small\.yaml: cannot read config"):
         load_config(str(path))
@@ -96,7 +96,7 @@ def test_yaml_configs_load_like_json(tmp_path):
         load_config(str(path))
 
 
-def test_max_resolution_below_resolution_is_explained():
-    with pytest.raises(ConfigError, match="max_resolution .* at least resolution"):
-        config_from_dict({"resolution": 160})
-    assert config_from_dict({"resolution": 160, "max_resolution": 160}).max_resolution == 160
+def test_max_side_below_side_is_explained():
+    with pytest.raises(ConfigError, match="max_side .* at least side"):
+        config_from_dict({"side": 160})
+    assert config_from_dict({"side": 160, "max_side": 160}).max_side == 160

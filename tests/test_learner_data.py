@@ -18,7 +18,7 @@ def data_root(tmp_path_factory):
 def test_grey_digits_become_uint8_frames_in_file_order(data_root):
     sets = digits_sets(300, 50)
     task = load_task(write(sets, data_root, "greydigits"))
-    reader = StreamReader(task.train.get_dataset(), frames=1, resolution=24, cap=10_000)
+    reader = StreamReader(task.train.get_dataset(), frames=1, side=24, cap=10_000)
     assert reader.read(limit=100) == 100 and not reader.exhausted
     assert reader.read() == 200 and reader.exhausted  # the iterator resumed where it stopped
     examples, labels = reader.store.arrays()
@@ -30,7 +30,7 @@ def test_grey_digits_become_uint8_frames_in_file_order(data_root):
 
 def test_sample_cap_stops_reading(data_root):
     task = load_task(write(digits_sets(200, 20), data_root, "capped"))
-    reader = StreamReader(task.train.get_dataset(), frames=1, resolution=16, cap=130)
+    reader = StreamReader(task.train.get_dataset(), frames=1, side=16, cap=130)
     reader.read()
     assert reader.store.count == 130 and reader.exhausted
 
@@ -39,7 +39,7 @@ def test_variable_size_colour_images_are_resized_to_one_shape(data_root):
     sets = colour_variable_sets(np.random.default_rng(0), 40, 10)
     task = load_task(write(sets, data_root, "colours"))
     assert task.train.example_shape() == (1, None, None, 3)
-    reader = StreamReader(task.train.get_dataset(), frames=1, resolution=32, cap=1000)
+    reader = StreamReader(task.train.get_dataset(), frames=1, side=32, cap=1000)
     reader.read()
     examples, labels = reader.store.arrays()
     assert examples.shape == (40, 1, 32, 32, 3)
@@ -50,7 +50,7 @@ def test_variable_size_colour_images_are_resized_to_one_shape(data_root):
 def test_video_frames_are_sampled_evenly(data_root):
     sets = video_sets(np.random.default_rng(1), 12, 4, frames=6)
     task = load_task(write(sets, data_root, "clips"))
-    reader = StreamReader(task.train.get_dataset(), frames=3, resolution=16, cap=1000)
+    reader = StreamReader(task.train.get_dataset(), frames=3, side=16, cap=1000)
     reader.read()
     examples, labels = reader.store.arrays()
     assert examples.shape == (12, 3, 16, 16, 1)
@@ -73,7 +73,7 @@ def test_graph_mode_dataset_is_read_through_a_session(data_root):
     with tf.Graph().as_default():  # how a TF1-style ingestion builds its datasets
         dataset = task.train.get_dataset()
     assert tf.is_symbolic_tensor(dataset._variant_tensor)
-    reader = StreamReader(dataset, frames=1, resolution=16, cap=1000)
+    reader = StreamReader(dataset, frames=1, side=16, cap=1000)
     reader.read()
     examples, labels = reader.store.arrays()
     assert examples.shape == (60, 1, 16, 16, 1) and labels.sum() == 60

@@ -8,13 +8,14 @@ import torch
 
 from autodl_format.frameworks import tf
 from autodl_format.reader import load_task
+from learner.best import Result
 from learner.validation import nauc
 from model import Model
 from tests.learner_datasets import (brightness_clip_sets, colour_variable_sets, digits_sets, large_image_sets,
                                     many_class_sets, metadata_without_files, multilabel_sets, one_per_class_sets,
                                     write)
 
-SMALL = {"resolution": 48, "max_resolution": 48, "batch_size": 16, "first_fit_samples": 96,
+SMALL = {"side": 48, "max_side": 48, "batch_size": 16, "first_fit_samples": 96,
          "max_train_samples": 600, "min_prediction_gap_s": 0.5}
 
 
@@ -50,7 +51,7 @@ def run_like_ingestion(model, task, budget: float) -> tuple[list[tuple[float, np
 def test_first_prediction_comes_from_a_subset_and_learns(digits_task, data_root):
     model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
     model.train(digits_task.train.get_dataset(), remaining_time_budget=300)
-    reader = model.learner.train_early
+    reader = model.learner.run.feed.train_early
     assert reader.store.count <= SMALL["first_fit_samples"] and not reader.exhausted  # no full pass first
     prediction = model.test(digits_task.test.get_dataset(), remaining_time_budget=290)
     solution = np.loadtxt(digits_task.solution_path)
@@ -76,7 +77,7 @@ def test_predict_only_at_the_end_variant(digits_task, data_root):
                   config=small_config(data_root, "late", early_predictions=False))
     predictions, latest_return = run_like_ingestion(model, digits_task, budget)
     assert latest_return < budget and model.done_training
-    assert model.learner.predictions == 1  # one real prediction, made at the end
+    assert model.learner.predictor.count_ == 1  # one real prediction, made at the end
     assert predictions[-1][1].shape == (120, 10)
 
 
@@ -104,7 +105,7 @@ def test_one_example_per_class_and_a_larger_test_set(data_root):
     model = Model(task.train.get_metadata(), config=small_config(data_root))
     predictions, latest_return = run_like_ingestion(model, task, 12.0)
     assert latest_return < 12.0 and model.failed_train_calls == 0
-    assert len(model.learner.val_index) == 0  # no validation possible: predictions follow the time grid
+    assert len(model.learner.run.val_index) == 0  # no validation possible: predictions follow the time grid
     final = predictions[-1][1]
     assert final.shape == (60, 5) and np.isfinite(final).all()
 
@@ -121,36 +122,35 @@ def test_graph_mode_datasets_as_the_platform_passes_them(digits_task, data_root)
 
 def test_a_plateau_raises_the_resolution_and_predictions_use_the_side_their_weights_won_at(digits_task, data_root):
     # lr 0.5 wrecks the fine-tuned weights: validation never beats the ridge start, so the plateau comes fast.
-    config = small_config(data_root, "progressive", resolution=32, max_resolution=48, lr=0.5, patience=1,
-                          max_lr_cuts=1)
+    config = small_config(data_root, "progressive", side=32, max_side=48, lr=0.5, patience=1, max_lr_cuts=1)
     model = Model(digits_task.train.get_metadata(), config=config)
-    learner = model.learner
-    assert learner.store_resolution == 8  # digits are 8x8: stored as they are, upscaled on the device
+    run = model.learner.run
+    assert run.feed.store_side == 8  # digits are 8x8: stored as they are, upscaled on the device
     predictions, latest_return = run_like_ingestion(model, digits_task, 40.0)
     assert latest_return < 40.0 and model.failed_train_calls == 0
-    assert learner.resolution == 48  # raised on the plateau
-    assert learner.best_resolution == 32 and learner.trainer.lr_cuts == 1  # the raise did not pay; the lr cut came next
+    assert run.side == 48  # raised on the plateau
+    assert run.best.network.side == 32 and run.trainer.lr_cuts == 1  # the raise did not pay; the lr cut came next
     solution = np.loadtxt(digits_task.solution_path)
     assert nauc(solution, predictions[-1][1]) > 0.6  # still the best prediction made at 32 px
 
 
 def test_restarts_go_back_to_the_networks_own_best_while_a_ridge_head_is_still_better(digits_task, data_root):
     model = Model(digits_task.train.get_metadata(), config=small_config(data_root))
-    learner = model.learner
     for _ in range(2):  # the pixel head, then the feature head
         model.train(digits_task.train.get_dataset(), remaining_time_budget=100)
         model.test(digits_task.test.get_dataset(), remaining_time_budget=95)
-    learner._load_rest()
-    learner.best_score, learner.best_loss = 2.0, 0.0  # as if a ridge head were better than anything the net does
-    learner.net_best_score, learner.net_best_loss = -np.inf, np.inf
-    assert not learner._evaluate() and learner.pending is None  # not a new prediction ...
-    assert learner.plateau == 0 and np.isfinite(learner.net_best_score)  # ... but the network's best so far
-    kept = learner.net.head.weight.detach().clone()
+    schedule, best, net = model.learner.fine_tuning, model.learner.run.best, model.learner.run.net
+    assert schedule.load_data()
+    best.result = Result(2.0, 0.0)  # as if a ridge head were better than anything the net does
+    best.network.result = Result()
+    assert not schedule.evaluate() and best.pending is None  # not a new prediction ...
+    assert best.network.plateau == 0 and np.isfinite(best.network.result.score)  # ... but the network's best so far
+    kept = net.head.weight.detach().clone()
     with torch.no_grad():
-        learner.net.head.weight.zero_()  # worse weights: the restart must bring back the kept copy
-    assert not learner._evaluate() and learner.plateau == 1
-    learner._restart_from_best()
-    torch.testing.assert_close(learner.net.head.weight, kept)
+        net.head.weight.zero_()  # worse weights: the restart must bring back the kept copy
+    assert not schedule.evaluate() and best.network.plateau == 1
+    schedule.restart_from_best()
+    torch.testing.assert_close(net.head.weight, kept)
 
 
 ODD_DATA = {  # kind: (train/test sets from a seeded rng, image encoding, config changes)
@@ -175,4 +175,4 @@ def test_odd_data_gets_learned_predictions_within_the_budget(kind, data_root):
     final = predictions[-1][1]
     assert final.shape == solution.shape and np.isfinite(final).all()
     assert nauc(solution, final) > 0.5  # each set is learnable: far above chance (0)
-    assert model.learner.multilabel == (kind == "multilabel")
+    assert model.learner.run.multilabel == (kind == "multilabel")

@@ -11,7 +11,7 @@ from learner.config import ConfigError
 from model import Model
 from tests.learner_datasets import digits_sets, write
 
-SMALL = {"resolution": 32, "max_resolution": 32, "batch_size": 16, "first_fit_samples": 64, "max_train_samples": 200}
+SMALL = {"side": 32, "max_side": 32, "batch_size": 16, "first_fit_samples": 64, "max_train_samples": 200}
 
 
 @pytest.fixture(scope="module")
@@ -26,18 +26,22 @@ def small_config(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_a_failing_test_call_returns_a_valid_prediction(digits_task, small_config):
+def test_a_failing_test_call_returns_a_valid_prediction_and_the_next_one_retries(digits_task, small_config):
     model = Model(digits_task.train.get_metadata(), config=small_config)
-    model.train(digits_task.train.get_dataset(), remaining_time_budget=60)
-    fallback = model.test(object(), remaining_time_budget=55)  # not a dataset: the learner's test raises
+    model.train(digits_task.train.get_dataset(), remaining_time_budget=60)  # the pixel head is queued
+    fallback = model.test(digits_task.test.get_dataset(), remaining_time_budget="soon")  # test raises inside
     assert fallback.shape == (40, 10) and np.allclose(fallback, fallback[0])  # the train class prior
+    retried = model.test(digits_task.test.get_dataset(), remaining_time_budget=55)
+    assert retried.shape == (40, 10) and not np.allclose(retried, retried[0])  # the queued head was kept
+    for _ in range(2):  # a second failure with nothing new queued costs nothing and keeps the prediction
+        np.testing.assert_array_equal(model.test(digits_task.test.get_dataset(), remaining_time_budget="x"), retried)
 
 
 def test_a_second_failed_train_call_ends_training(digits_task, small_config):
     model = Model(digits_task.train.get_metadata(), config=small_config)
-    model.train(object(), remaining_time_budget=60)
+    model.train(digits_task.train.get_dataset(), remaining_time_budget="soon")  # train raises inside
     assert not model.done_training  # one failure may be transient
-    model.train(object(), remaining_time_budget=59)
+    model.train(digits_task.train.get_dataset(), remaining_time_budget="later")
     assert model.done_training
 
 

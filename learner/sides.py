@@ -1,10 +1,9 @@
-"""Progressive resizing: which input side the learner trains at next, and how many examples fit in memory.
+"""Input sides: the progressive-resizing ladder, and which side and how many examples fit in memory.
 
-Data is decoded once at the top side (`max_resolution`, or the native side when that is smaller and fixed) and
-kept as uint8; the network sees it resized on the device to the current side. Training starts at `resolution`.
-On a validation plateau the side grows by GROWTH (rounded to a multiple of ROUND_TO) up to the top, but only
-while the previous raise paid off (the best weights were found at the current side) and the time left covers
-MIN_PASSES passes over the train data at the new side.
+Data is decoded once at the top side (`max_side`, or the native side when that is smaller and fixed) and kept as
+uint8; the network sees it resized on the device to the current side. Training starts at `side`. On a validation
+plateau the side grows by `side_growth` (rounded to a multiple of ROUND_TO) up to the top (learner.schedule
+decides when).
 """
 from __future__ import annotations
 
@@ -14,17 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-GROWTH = 1.5
 ROUND_TO = 8
-MIN_PASSES = 2
 MIN_STORED_SIDE = 8
 
 
-def next_resolution(current: int, maximum: int) -> int | None:
-    """The side after `current` (x GROWTH, a multiple of ROUND_TO, at most `maximum`); None at the top."""
+def next_side(current: int, maximum: int, growth: float) -> int | None:
+    """The side after `current` (x growth, a multiple of ROUND_TO, at most `maximum`); None at the top."""
     if current >= maximum:
         return None
-    grown = int(round(current * GROWTH / ROUND_TO)) * ROUND_TO
+    grown = int(round(current * growth / ROUND_TO)) * ROUND_TO
     return min(maximum, max(grown, current + ROUND_TO))
 
 

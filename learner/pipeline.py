@@ -1,0 +1,200 @@
+"""The learner behind model.py, as a pipeline of stages; each train call runs the next stage that has work:
+
+1. first read   (learner.feed)      the first train examples, at a small side, time-boxed
+2. pixel head   (learner.heads)     a ridge on 16x16 raw pixels: the first prediction, about a second in
+3. feature head (learner.heads)     a ridge on frozen backbone features, predicted when validation prefers it
+4. fine-tuning  (learner.schedule)  the network, starting from the feature head; learner.schedule decides when
+                                    to evaluate, predict, resize, cut the learning rate and stop
+Test calls (learner.predictor) predict with whatever the best-so-far record (learner.best) has queued.
+
+The constructor (not charged to the budget) builds the pretrained backbone and warms it up. Every stage first
+compares the time left with its cost estimated from measured rates (learner.run) and shrinks or skips itself
+when that does not fit, so that no call runs past the budget.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from learner.backbones import PYPI_BACKBONES, build_first_available
+from learner.best import BestSoFar, Source
+from learner.clock import Clock
+from learner.config import LearnerConfig
+from learner.data import is_multilabel
+from learner.feed import DataFeed
+from learner.heads import RidgeHeads
+from learner.network import Classifier
+from learner.predictor import Predictor
+from learner.run import Run
+from learner.runner import NetRunner
+from learner.schedule import FineTuning
+from learner.sides import affordable_samples, physical_memory_bytes, side_that_fits
+from learner.training import StepTrainer
+from learner.validation import split_validation
+
+
+def get_logger() -> logging.Logger:
+    logger = logging.getLogger("learner")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[learner] %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def test_sample_count(metadata) -> int | None:
+    """The test set size, from the test metadata beside the train directory; None if absent."""
+    from autodl_format.metadata import load_metadata, test_dir_beside
+
+    try:
+        return load_metadata(test_dir_beside(metadata.get_dataset_name())).size()
+    except Exception:  # noqa: BLE001 - only an estimate; the cached test set gives the real count later
+        return None
+
+
+class Learner:
+    """train(dataset, remaining_time_budget) / test(...) / done_training, as the AutoDL Model API calls them."""
+
+    def __init__(self, metadata, config: LearnerConfig) -> None:
+        self.run = _build_run(metadata, config)
+        self.heads = RidgeHeads(self.run)
+        self.predictor = Predictor(self.run, self.heads)
+        self.fine_tuning = FineTuning(self.run, self.heads, self.predictor.use_flip)
+        self.first_read_done = self.features_tried = self.stopped = False
+
+    @property
+    def done_training(self) -> bool:
+        return self.stopped or self.fine_tuning.done
+
+    @property
+    def backbone_name(self) -> str:
+        return self.run.net.backbone_name
+
+    def stop_training(self) -> None:
+        self.stopped = True
+
+    def train(self, dataset, remaining_time_budget: float | None = None) -> None:
+        run = self.run
+        run.clock.update(remaining_time_budget)
+        if self.done_training:
+            return
+        run.feed.given_train = dataset
+        early = run.cfg.early_predictions
+        if not self.first_read_done:
+            self._first_read()
+            if early and run.cfg.pixel_head:
+                return self.heads.fit_pixels()
+        if not self.features_tried:
+            self._feature_head()
+            if early and run.best.pending is not None:
+                return
+        self.fine_tuning.train_call()
+
+    def test(self, dataset, remaining_time_budget: float | None = None) -> np.ndarray:
+        self.run.clock.update(remaining_time_budget)
+        self.run.feed.given_test = dataset
+        return self.predictor.predict()
+
+    def test_failed(self) -> None:
+        """model.py's safety net caught an exception in test(): retry the queued prediction once, then drop it."""
+        self.predictor.failed()
+
+    def last_good_prediction(self) -> np.ndarray:
+        return self.predictor.last_good()
+
+    def _first_read(self) -> None:
+        """Read the first train examples (learner.feed.read_first). With early predictions this stops at
+        first_fit_samples, after first_read_seconds (at most first_read_share of the budget, never below
+        min_first_fit examples), and while the first prediction still fits. Without, everything (up to the cap)
+        is read, within the budget. Then the validation split (learner.validation)."""
+        run, cfg = self.run, self.run.cfg
+        self.first_read_done = True
+        early = cfg.early_predictions
+        limit = min(cfg.first_fit_samples, run.feed.train_cap) if early else run.feed.train_cap
+        box = min(cfg.first_read_seconds, cfg.first_read_share * run.clock.budget) if early else np.inf
+        seconds = run.feed.read_first(limit, box, cfg.min_first_fit,
+                                      lambda: run.fits(run.feed.unread_test_seconds(network=False)))
+        examples, labels = run.feed.train_early.store.arrays()
+        run.multilabel = is_multilabel(labels)
+        run.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, run.multilabel,
+                                         np.random.default_rng(0))
+        run.log.info("read %d train examples at %d px in %.2fs (%s) | %s | validation %d examples%s",
+                     len(examples), run.feed.train_early.store.side, seconds,
+                     "all" if run.feed.train_early.exhausted else "more left",
+                     "multilabel (sigmoid, BCE)" if run.multilabel else "multiclass (softmax, CE)",
+                     len(run.val_index), "" if len(run.val_index) else " (too few: predict on the time grid)")
+
+    def _feature_head(self) -> None:
+        """With early predictions, read more train examples first (for half of first_fit_seconds, up to
+        first_fit_samples). Then a ridge on frozen features of the validation rows and as many other rows (in read
+        order) as fit in first_fit_seconds at the measured inference speed (all of them without early
+        predictions), leaving time for the test pass of its prediction; skipped when that leaves too few rows."""
+        run, cfg, reader = self.run, self.run.cfg, self.run.feed.train_early
+        self.features_tried = True
+        per_image = cfg.cost_factor * run.runner.seconds_per_image
+        test_pass = 0.0
+        if cfg.early_predictions:
+            test_pass = cfg.cost_factor * run.prediction_seconds(Source.FEATURES)
+            limit = min(cfg.first_fit_samples, run.feed.train_cap)
+            if reader.store.count < limit and not reader.exhausted:
+                least = per_image * (len(run.val_index) + cfg.min_head_rows)
+                reader.read(limit=limit - reader.store.count,
+                            deadline=min(time.monotonic() + cfg.first_fit_seconds / 2,
+                                         run.clock.deadline - run.clock.safety_margin() - test_pass - least))
+        seconds = run.clock.left() - run.clock.safety_margin() - test_pass
+        if cfg.early_predictions:
+            seconds = min(seconds, cfg.first_fit_seconds)
+        count = reader.store.count
+        others = np.setdiff1d(np.arange(count), run.val_index)
+        others = others[:max(0, int(seconds / per_image) - len(run.val_index))]
+        if len(others) < min(cfg.min_head_rows, count - len(run.val_index)):
+            run.log.info("no time for the features head (%.2fs left)", run.clock.left())
+            return
+        self.heads.fit_features(np.union1d(others, run.val_index))
+
+
+def _build_run(metadata, cfg: LearnerConfig) -> Run:
+    """Sides, memory caps, the data feed, the pretrained network on its device (warmed up), the trainer."""
+    log = get_logger()
+    sequence, rows, cols, channels = metadata.get_tensor_shape()
+    frames = 1 if sequence == 1 else cfg.video_frames
+    # Progressive resizing: data is stored once, at the top side or the native one when that is smaller (no point
+    # keeping upscaled copies), and the network sees it resized on the device to the current side.
+    store_side = min(cfg.max_side, max(rows, cols)) if rows > 0 and cols > 0 else cfg.max_side
+    expected_test = test_sample_count(metadata)
+    test_side = side_that_fits(store_side, expected_test, frames, channels,
+                               physical_memory_bytes() // cfg.test_memory_share)
+    if test_side < store_side:
+        log.info("%s test examples would not fit in 1/%d of the memory at %d px: stored at %d px", expected_test,
+                 cfg.test_memory_share, store_side, test_side)
+        store_side = test_side
+    # Counted at the larger of the stored side and the top training side: training holds a copy at that side.
+    train_cap = affordable_samples(cfg.max_train_samples, cfg.max_train_memory_mb, frames,
+                                   max(store_side, cfg.max_side), channels)
+    early_side = min(cfg.side, store_side) if cfg.early_predictions else store_side
+    feed = DataFeed(metadata, store_side, early_side, train_cap, frames, expected_test, log)
+    torch.manual_seed(0)
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 16)))
+    backbone, skipped = build_first_available(list(dict.fromkeys([cfg.backbone, *PYPI_BACKBONES])))
+    for reason in skipped:
+        log.info("backbone fallback: %s", reason)
+    net = Classifier(backbone, int(metadata.get_output_size()), cfg.dropout, cfg.freeze_fraction,
+                     cfg.adapt_batchnorm)
+    runner = NetRunner(net, frames, log)
+    runner.warm_up(store_side, cfg.side)
+    log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px (plain "
+             "resize), early heads at %d px, trained from %d px | keeps at most %d train examples | %d classes | "
+             "test size %s", cfg.to_dict(), backbone.name, runner.device, torch.get_num_threads(),
+             (sequence, rows, cols, channels), frames, store_side, feed.early_side, cfg.side, train_cap,
+             metadata.get_output_size(), expected_test)
+    return Run(cfg=cfg, log=log, clock=Clock(), num_classes=int(metadata.get_output_size()), frames=frames, net=net,
+               runner=runner, trainer=StepTrainer(net, runner, cfg, frames, log), feed=feed,
+               best=BestSoFar(cfg.side), side=cfg.side)
