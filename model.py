@@ -18,6 +18,7 @@ if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingest
 
 import autodl_format.frameworks  # noqa: E402,F401 - first: torch and TensorFlow safe in either import order
 
+from autodl_format.errors import first_line  # noqa: E402
 from learner.config import load_config  # noqa: E402
 from learner.engine import Learner, get_logger  # noqa: E402
 from learner.runtime import tune_allocator  # noqa: E402
@@ -45,7 +46,7 @@ class Model:
         except Exception as error:  # noqa: BLE001 - keep the predictions made so far
             self.failed_train_calls += 1
             self.log.info("train failed (%s: %s); keeping the last good prediction", type(error).__name__,
-                          _first_line(error))
+                          first_line(error))
             if self.failed_train_calls >= MAX_FAILED_TRAIN_CALLS:
                 self.learner.done_training = True
         self.done_training = self.learner.done_training
@@ -55,14 +56,6 @@ class Model:
             return self.learner.test(dataset, remaining_time_budget=remaining_time_budget)
         except Exception as error:  # noqa: BLE001 - keep the predictions made so far
             self.log.info("test failed (%s: %s); returning the last good prediction", type(error).__name__,
-                          _first_line(error))
+                          first_line(error))
             self.learner.pending = None
             return self.learner.last_good_prediction()
-
-
-def _first_line(error: BaseException) -> str:
-    """The line that says what went wrong: the first, unless it only introduces the rest (TF's "in user code:")."""
-    text = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    if not text:
-        return ""
-    return text[-1] if text[0].endswith(":") else text[0]

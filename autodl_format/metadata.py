@@ -81,6 +81,12 @@ class AutoDLMetadata:
                 f"shape={self.get_tensor_shape() if self.get_bundle_size() else None})")
 
 
+def test_dir_beside(train_dir: str | Path) -> Path:
+    """Where models find the test subset: the train path with every "train" replaced by "test", the trick the
+    winning solutions use on get_dataset_name() (which is why no parent directory may contain "train")."""
+    return Path(str(train_dir).replace("train", "test"))
+
+
 def load_metadata(subset_dir: str | Path) -> AutoDLMetadata:
     """Read `subset_dir/metadata.textproto`. Raises DatasetError naming the file when missing or malformed."""
     path = Path(subset_dir) / METADATA_FILE

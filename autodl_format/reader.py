@@ -20,8 +20,8 @@ from typing import Iterator
 
 import numpy as np
 
-from autodl_format.errors import DatasetError
-from autodl_format.metadata import METADATA_FILE, AutoDLMetadata, load_metadata
+from autodl_format.errors import DatasetError, first_line
+from autodl_format.metadata import METADATA_FILE, AutoDLMetadata, load_metadata, test_dir_beside
 from autodl_format.frameworks import tf
 
 DATA_FILE_GLOB = "sample*"
@@ -67,17 +67,13 @@ def _verify_checksums(path: Path) -> int:
         records = tf.data.TFRecordDataset(str(path))
         return int(records.reduce(np.int64(0), lambda count, _: count + 1))
     except tf.errors.OpError as err:
-        raise DatasetError(f"{path}: corrupt TFRecord ({_first_line(err)})") from None
-
-
-def _first_line(err: tf.errors.OpError) -> str:
-    return (err.message or str(err)).strip().splitlines()[0]
+        raise DatasetError(f"{path}: corrupt TFRecord ({first_line(err)})") from None
 
 
 def train_test_compat_problem(train_dir: str | Path, test_dir: str | Path) -> str | None:
     """Winning solutions find the test metadata as get_dataset_name().replace('train', 'test') (protocol 1.2).
     Returns why that would fail for these directories, or None when it works."""
-    guessed = Path(str(train_dir).replace("train", "test")) / METADATA_FILE
+    guessed = test_dir_beside(train_dir) / METADATA_FILE
     actual = Path(test_dir) / METADATA_FILE
     if not guessed.is_file() or not os.path.samefile(guessed, actual):
         return (f"replacing 'train' by 'test' in {train_dir} gives {guessed.parent}, not the test directory "
@@ -130,8 +126,7 @@ class AutoDLDataset:
         try:
             self._parse(first)
         except (tf.errors.OpError, ValueError) as err:
-            message = _first_line(err) if isinstance(err, tf.errors.OpError) else str(err).splitlines()[0]
-            raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample ({message})") from None
+            raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample ({first_line(err)})") from None
 
     def get_metadata(self) -> AutoDLMetadata:
         return self.metadata
@@ -184,10 +179,13 @@ class AutoDLDataset:
         return records.map(lambda record: self._parse(record, min_side), num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True)
 
-    def get_dataset(self) -> tf.data.Dataset:
+    def get_dataset(self, tf1: bool = False) -> tf.data.Dataset:
         """A single-pass tf.data.Dataset of (example, labels) in file order (files sorted by name, each read in
-        order; the official loader interleaves several files, which no known dataset has)."""
-        records = tf.data.TFRecordDataset([str(p) for p in self.files])
+        order; the official loader interleaves several files, which no known dataset has). tf1: a TF1 dataset
+        (`make_one_shot_iterator()` and the other TF1 methods), as the platform's TF 1.13 ingestion gave; built
+        in graph mode when eager execution is off."""
+        data = tf.compat.v1.data if tf1 else tf.data
+        records = data.TFRecordDataset([str(p) for p in self.files])
         return records.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def iter_numpy(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -202,7 +200,7 @@ class AutoDLDataset:
             except tf.errors.OpError as err:
                 path, record = self._locate(index)
                 raise DatasetError(f"{path}: record {record} of {self.subset_dir.name} cannot be decoded "
-                                   f"({_first_line(err)})") from None
+                                   f"({first_line(err)})") from None
             yield example.numpy(), labels.numpy()
             index += 1
 
@@ -266,6 +264,10 @@ def load_task(dataset_dir: str | Path, check: str = "crc") -> Task:
     if train.example_shape()[1:] != test.example_shape()[1:]:
         raise DatasetError(f"{data_dir}: train and test metadata disagree on the frame shape "
                            f"({train.example_shape()} vs {test.example_shape()})")
+    if "." in name:
+        warnings.warn(f"{data_dir}: the official scoring program takes the task name up to the first dot "
+                      f"({name.split('.')[0]!r}) while ingestion names predictions {name!r}: rename the dataset "
+                      f"without dots to run it on the platform", stacklevel=2)
     problem = train_test_compat_problem(train.subset_dir, test.subset_dir)
     if problem:
         warnings.warn(f"{data_dir}: models that locate the test set from get_dataset_name() will fail: {problem}",

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from autodl_format.errors import DatasetError
+from autodl_format.errors import DatasetError, first_line
 from autodl_format.image_set import ImageSet
 
 DIGIT_NAMES = [str(d) for d in range(10)]
@@ -326,7 +326,7 @@ def from_tfds(builder_name: str, split: str | None = None, data_dir: str | Path 
             builder.download_and_prepare()
     except Exception as err:  # tfds raises many types (not found, download, checksum); report one line
         raise DatasetError(f"tfds:{builder_name}: cannot load ({type(err).__name__}: "
-                           f"{str(err).strip().splitlines()[0] if str(err).strip() else ''})") from None
+                           f"{first_line(err)})") from None
     features = builder.info.features
     image_key, label_key = _pick_tfds_keys(features, builder_name)
     # Mock data has no split metadata; 'train' is what every image builder has.

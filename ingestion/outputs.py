@@ -10,28 +10,15 @@ import re
 import shutil
 import time
 
+from autodl_format.files import TMP_PREFIX, write_atomic
+
 START_FILE = "start.txt"
 END_FILE = "end.txt"
 LOG_FILE = "ingestion.log"
-_TMP_PREFIX = ".tmp-"  # hidden temp names: a scorer globbing NAME.predict_* never sees a half-written file
 
 
 def prediction_name(task_name: str, k: int) -> str:
     return f"{task_name}.predict_{k}"
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` whole or not at all: temp file in the same directory, then os.replace."""
-    directory, name = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}-{os.urandom(4).hex()}-{name}")
-    try:
-        with open(tmp, "x") as f:  # plain open, so the file gets the usual umask permissions
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def remove_stale_outputs(output_dir: str, task_name: str) -> list[str]:
@@ -39,7 +26,7 @@ def remove_stale_outputs(output_dir: str, task_name: str) -> list[str]:
     pattern = re.compile(re.escape(task_name) + r"\.predict_\d+$")
     removed = []
     for name in sorted(os.listdir(output_dir)):
-        if name in (START_FILE, END_FILE) or pattern.match(name) or name.startswith(_TMP_PREFIX):
+        if name in (START_FILE, END_FILE) or pattern.match(name) or name.startswith(TMP_PREFIX):
             os.remove(os.path.join(output_dir, name))
             removed.append(name)
     return removed
@@ -89,7 +76,7 @@ def copy_outputs(output_dir: str, score_dir: str) -> None:
         return
     os.makedirs(score_dir, exist_ok=True)
     for name in os.listdir(output_dir):
-        if name.startswith(_TMP_PREFIX):
+        if name.startswith(TMP_PREFIX):
             continue
         src, dst = os.path.join(output_dir, name), os.path.join(score_dir, name)
         if os.path.isdir(src):

@@ -3,18 +3,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from autodl_format.errors import first_line
+
 
 class PredictionError(Exception):
     """Model.test returned something that cannot be scored; the message is one line."""
 
 
-def check_prediction(raw: object, expected_shape: tuple[int, int]) -> np.ndarray:
-    """Return `raw` as a float64 (N, C) array, or raise PredictionError saying what is wrong with it."""
+def check_prediction(raw: object, expected_shape: tuple[int, int], lenient: bool = False) -> np.ndarray:
+    """Return `raw` as a float64 (N, C) array, or raise PredictionError saying what is wrong with it.
+
+    Not lenient (the default), a `raw` without `.shape` (a list, say) is refused: the official program reads
+    `prediction.shape` and fails on it, so a submission that passes here must not rely on it."""
+    if not lenient and not hasattr(raw, "shape"):
+        raise PredictionError(f"test returned a {type(raw).__name__}, not an array: the official ingestion fails on "
+                              f"it ('{type(raw).__name__}' object has no attribute 'shape'); return a numpy array "
+                              f"(--lenient accepts it)")
     try:
         pred = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise PredictionError(f"test returned a {type(raw).__name__} that is not a numeric array "
-                              f"({_first_line(e)})") from None
+                              f"({first_line(e)})") from None
     if pred.shape != tuple(expected_shape):
         raise PredictionError(f"test returned shape {pred.shape}, "
                               f"expected {tuple(expected_shape)} (test examples, output_dim)")
@@ -28,8 +37,3 @@ def check_prediction(raw: object, expected_shape: tuple[int, int]) -> np.ndarray
 def format_prediction(pred: np.ndarray) -> str:
     """One line per test example, values '{:g}' (6 significant digits, as the official ingestion) space-separated."""
     return "".join(" ".join(map("{:g}".format, row)) + "\n" for row in pred.tolist())
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__

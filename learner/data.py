@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from autodl_format.errors import first_line
 from autodl_format.frameworks import tf
 
 READ_BATCH = 32  # small: time boxes and deadlines are checked between batches
@@ -187,7 +188,7 @@ class StreamReader:
             self.exhausted = True
             return None
         except tf.errors.OpError as error:
-            message = (error.message or str(error)).strip().splitlines()[0]
+            message = first_line(error)
             raise DataReadError(f"dataset cannot be decoded after {self.store.count} examples: {message}") from None
 
 

@@ -30,7 +30,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -72,11 +71,11 @@ def get_logger() -> logging.Logger:
 
 
 def test_sample_count(metadata) -> int | None:
-    """The test set size, from the test metadata beside the train directory (protocol 1.2); None if absent."""
-    from autodl_format.metadata import load_metadata
+    """The test set size, from the test metadata beside the train directory; None if absent."""
+    from autodl_format.metadata import load_metadata, test_dir_beside
 
     try:
-        return load_metadata(Path(str(metadata.get_dataset_name()).replace("train", "test"))).size()
+        return load_metadata(test_dir_beside(metadata.get_dataset_name())).size()
     except Exception:  # noqa: BLE001 - only an estimate; the cached test set gives the real count later
         return None
 
@@ -154,7 +153,6 @@ class Learner:
         self.best_state: dict[str, torch.Tensor] | None = None
         self.plateau = 0
         self.steps_at_best = 0
-        self.lr_cuts = 0
         self.next_eval = 0.0
         self.pixel_head: RidgeHead | None = None
         self.first_head: RidgeHead | None = None
@@ -489,13 +487,12 @@ class Learner:
             return False  # early evaluations come fast (geometric grid): also wait a few passes over the data
         if self._raise_resolution():
             return False
-        if self.lr_cuts >= self.cfg.max_lr_cuts:
+        if self.trainer.lr_cuts >= self.cfg.max_lr_cuts:
             return True
-        self.lr_cuts += 1
         self._restart_from_best()
-        self.trainer.set_lr(self.trainer.lr * 0.3)
+        self.trainer.cut_lr()
         self.log.info("plateau: lr cut to %.3g (cut %d of %d), restarting from the best weights", self.trainer.lr,
-                      self.lr_cuts, self.cfg.max_lr_cuts)
+                      self.trainer.lr_cuts, self.cfg.max_lr_cuts)
         return False
 
     def _raise_resolution(self) -> bool:

@@ -1,7 +1,8 @@
 """The classifier that is fine-tuned: a pretrained backbone, dropout, one linear layer.
 
-Input: uint8 batches (B, F, R, R, C) as stored by learner.data; `forward_uint8` turns them into normalised
-float images on the device (grey -> 3 channels), runs every frame, and averages the per-frame logits.
+Input: uint8 batches (B, F, R, R, C) as stored by learner.data; `images` turns them into normalised float images
+on the device (grey -> 3 channels, the backbone's own normalisation), and `forward` runs every frame and averages
+the per-frame logits.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ class Classifier(nn.Module):
         self.features = backbone.features
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(backbone.feature_dim, num_classes)
-        self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
+        self.normalize = backbone.normalize
         self.frozen_modules = _freeze_leading(self.features, freeze_fraction)
         if not adapt_batchnorm:
             # Keep every BatchNorm on its pretrained statistics: the features seen in training then equal those
@@ -46,8 +46,7 @@ class Classifier(nn.Module):
             x = torch.cat([x, x.mean(dim=1, keepdim=True)], dim=1)
         elif c > 3:
             x = x[:, :3]
-        x = (x - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last)
+        return self.normalize(x).contiguous(memory_format=torch.channels_last)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Pooled backbone features of normalised images (B, 3, R, R)."""

@@ -13,14 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from autodl_format.errors import first_line
 from autodl_format.frameworks import tf
+from autodl_format.metadata import test_dir_beside
 from autodl_format.reader import AutoDLDataset
-
-
-def subset_dirs(metadata) -> tuple[Path, Path]:
-    """The train and test directories named by the metadata (protocol 1.2)."""
-    train = str(metadata.get_dataset_name())
-    return Path(train), Path(train.replace("train", "test"))
 
 
 class RecordSource:
@@ -30,7 +26,8 @@ class RecordSource:
 
     def __init__(self, metadata, log: logging.Logger) -> None:
         self.subsets: dict[str, AutoDLDataset | None] = {}
-        for subset, directory in zip(("train", "test"), subset_dirs(metadata)):
+        train = Path(str(metadata.get_dataset_name()))
+        for subset, directory in (("train", train), ("test", test_dir_beside(train))):
             self.subsets[subset] = self._open(directory, metadata, log)
 
     @staticmethod
@@ -40,7 +37,7 @@ class RecordSource:
             subset = AutoDLDataset(directory, check="framing")
         except Exception as error:  # noqa: BLE001 - any problem here only means: read the given dataset instead
             log.info("reading the given %s dataset: its files are not usable (%s)", directory.name,
-                     str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+                     first_line(error) or type(error).__name__)
             return None
         if subset.metadata.get_tensor_size() != metadata.get_tensor_size():
             log.info("reading the given %s dataset: %s disagrees with the train metadata", directory.name, directory)

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import torch
 
+from autodl_format.errors import first_line
 from learner.network import Classifier
 
 INFER_BATCH = 256
@@ -34,7 +35,7 @@ class NetRunner:
                 torch.cuda.synchronize()
                 return torch.device("cuda")
             except Exception as error:  # noqa: BLE001 - a broken CUDA setup must not end the run
-                self.log.info("CUDA failed (%s); using the CPU", str(error).splitlines()[0])
+                self.log.info("CUDA failed (%s); using the CPU", first_line(error))
                 self.net.to("cpu")
         return torch.device("cpu")
 
@@ -46,7 +47,7 @@ class NetRunner:
         except Exception as error:  # noqa: BLE001
             if self.device.type != "cuda":
                 raise
-            self.log.info("CUDA warm-up failed (%s); using the CPU", str(error).splitlines()[0])
+            self.log.info("CUDA warm-up failed (%s); using the CPU", first_line(error))
             self.device, self.amp = torch.device("cpu"), False
             self.net.to(self.device)
             self._warm_up(stored_side, side)

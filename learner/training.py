@@ -18,17 +18,16 @@ from learner.config import LearnerConfig
 from learner.network import Classifier, augment
 from learner.runner import NetRunner
 
-WARMUP_STEPS = 30
 GPU_SYNC_EVERY = 25
 FIRST_STEP_GUESS_S = 0.5  # the step time assumed before any step was measured
 
 
-def make_optimizer(net: Classifier, name: str, lr: float) -> torch.optim.Optimizer:
-    """Adam, or SGD with Nesterov momentum 0.9 and weight decay 1e-6, over the trainable parameters."""
+def make_optimizer(net: Classifier, cfg: LearnerConfig) -> torch.optim.Optimizer:
+    """Adam, or SGD with Nesterov momentum, over the trainable parameters."""
     params = [p for p in net.parameters() if p.requires_grad]
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=1e-6)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.sgd_momentum, nesterov=True, weight_decay=cfg.weight_decay)
 
 
 class StepTrainer:
@@ -37,11 +36,11 @@ class StepTrainer:
     def __init__(self, net: Classifier, runner: NetRunner, cfg: LearnerConfig, frames: int,
                  log: logging.Logger) -> None:
         self.net, self.runner, self.cfg, self.frames, self.log = net, runner, cfg, frames, log
-        self.optimizer = make_optimizer(net, cfg.optimizer, cfg.lr)  # Adam/SGD state is created at the 1st step
-        self.lr = cfg.lr
+        self.optimizer = make_optimizer(net, cfg)  # Adam/SGD state is created at the 1st step
+        self.lr_cuts = 0
         self.steps = 0
         self.step_seconds = FIRST_STEP_GUESS_S
-        self.clips = max(2, cfg.batch_size // frames)  # a video batch holds batch_size frames in all
+        self.examples_per_step = max(2, cfg.batch_size // frames)  # a video batch holds batch_size frames in all
         self.multilabel = False
         self.train_x: torch.Tensor | None = None
         self.train_y: torch.Tensor | None = None
@@ -50,10 +49,14 @@ class StepTrainer:
         """uint8 examples (N, F, S, S, C) at the training side and float labels (N, K), both on the device."""
         self.train_x, self.train_y, self.multilabel = examples, labels, multilabel
 
-    def set_lr(self, lr: float) -> None:
-        self.lr = lr
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+    @property
+    def lr(self) -> float:
+        """The learning rate of the next step: cfg.lr, times lr_cut_factor per cut, ramped up over the warm-up."""
+        warmup = min(1.0, (self.steps + 1) / self.cfg.warmup_steps) if self.cfg.warmup_steps else 1.0
+        return self.cfg.lr * self.cfg.lr_cut_factor ** self.lr_cuts * warmup
+
+    def cut_lr(self) -> None:
+        self.lr_cuts += 1
 
     def rescale_step_time(self, ratio: float) -> None:
         """The input side changed: steps cost about `ratio` times more until measured afresh."""
@@ -65,7 +68,7 @@ class StepTrainer:
         return self.step_seconds if self.steps else FIRST_STEP_GUESS_S
 
     def steps_per_pass(self) -> int:
-        return -(-len(self.train_x) // self.clips)
+        return -(-len(self.train_x) // self.examples_per_step)
 
     def train_until(self, soft_stop: float, hard_stop: float, side: int, elapsed: Callable[[], float]) -> int:
         """Train until soft_stop (time.monotonic()), but at least one step if that fits before hard_stop;
@@ -78,10 +81,9 @@ class StepTrainer:
         steps = 0
         while time.monotonic() + self.seconds_per_step() < (soft_stop if steps else hard_stop):
             step_start = time.monotonic()
-            index = torch.randint(n, (self.clips,), device=device)
-            if self.steps < WARMUP_STEPS:
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr * (self.steps + 1) / WARMUP_STEPS
+            index = torch.randint(n, (self.examples_per_step,), device=device)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr
             loss = self._loss(index, side)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -96,7 +98,7 @@ class StepTrainer:
         seconds = time.monotonic() - start
         if steps:
             self.log.info("trained %d steps in %.1fs (%.0f images/s, lr %.2g, mean loss %.4f) at %.1fs elapsed",
-                          steps, seconds, steps * self.clips * self.frames / max(seconds, 1e-9), self.lr,
+                          steps, seconds, steps * self.examples_per_step * self.frames / max(seconds, 1e-9), self.lr,
                           float(running) / steps, elapsed())
         return steps
 

@@ -6,13 +6,15 @@ go to validation, so no class loses its only training example. When fewer than
 `MIN_VALIDATION` examples can be held out (tiny datasets, e.g. one example per class), there is no validation:
 the learner then predicts at every point of its time grid instead of gating on validation.
 
-Score: NAUC (2 AUC - 1, averaged over columns that have both positives and negatives), as the challenge scores.
-A tie in NAUC (within TIE_TOLERANCE, common once validation saturates at 1.0) is broken by the lower loss.
+Score: the challenge's own NAUC (scoring.metrics; the upload zip ships that module for this). A tie in NAUC
+(within TIE_TOLERANCE, common once validation saturates at 1.0) is broken by the lower loss.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+
+from scoring.metrics import nauc as challenge_nauc
+from scoring.metrics import valid_columns
 
 MIN_VALIDATION = 10
 TIE_TOLERANCE = 1e-4
@@ -50,19 +52,13 @@ def split_validation(labels: np.ndarray, fraction: float, maximum: int, multilab
 
 
 def nauc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean of 2 AUC - 1 over columns with at least one positive and one negative; 0.0 when there is none."""
-    positives = labels > 0
-    valid = np.flatnonzero(positives.any(axis=0) & ~positives.all(axis=0))
-    if len(valid) == 0:
+    """The challenge's NAUC of validation scores; 0.0 when no column holds both classes (nothing to rank), NaN for
+    non-finite scores (a diverged network: NaN never `improves` on anything)."""
+    if valid_columns(labels).size == 0:
         return 0.0
-    values = []
-    for k in valid:
-        ranks = rankdata(scores[:, k])  # average ranks for ties
-        pos = positives[:, k]
-        n_pos, n_neg = pos.sum(), (~pos).sum()
-        auc = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        values.append(2 * auc - 1)
-    return float(np.mean(values))
+    if not np.isfinite(scores).all():
+        return float("nan")
+    return challenge_nauc(labels, scores)
 
 
 def improves(score: float, loss: float, best_score: float, best_loss: float) -> bool:

@@ -14,9 +14,11 @@ Common interface: fit(train, budget) / predict_proba(batch (b, f)) -> (K,) / pre
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from autodl_format.errors import first_line
+from autodl_format.files import atomic_path, write_atomic
+from learner.knobs import from_mapping, knob, validate
 from meta_classifier.errors import ArtifactError, FingerprintMismatch
 from meta_classifier.known import BatchSampler, FingerprintSet
-from meta_classifier.precalc import PrecalcConfig, output_dim, precalc
+from meta_classifier.precalc import ALL_MOMENTS, PrecalcConfig, output_dim, precalc
 
 FORMAT_VERSION = 1
+DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # the shipped, trained classifiers
 IDENTITY_KEYS = ("backbone", "weights_sha256", "input_size", "feature_dim")
 IMAGES_PER_STEP = 8192  # cap on fingerprints per precalc training step (samples x batch size), for CPU time
 
@@ -52,18 +58,58 @@ class TwoLayerPerceptron(nn.Module):
         return self.body((inputs - self.in_mean) / self.in_std)
 
 
+# Hyperparameters, declared once each (learner.knobs): validation, loading and the BOHB space come from here.
+@dataclass(frozen=True)
+class KMeansVoteConfig:
+    clusters: int = knob(20, "k-means centres per known dataset", low=1, high=10_000, tune=(5, 40))
+    inits: int = knob(10, "k-means restarts", low=1, high=1000, tune=(10, 30))
+    iterations: int = knob(300, "k-means iterations at most", low=1, high=100_000, tune=(100, 500))
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class PerceptronConfig:
+    batch_size: int = knob(64, "training examples per step (precalc: the largest images-per-batch b)",
+                           low=1, high=4096, tune=(1, 1024), log=True)
+    neurons: int = knob(256, "hidden units of the two-layer perceptron", low=1, high=16_384, tune=(16, 1024), log=True)
+    lr: float = knob(1e-3, "Adam's learning rate", low=1e-7, high=1.0, tune=(1e-5, 1e-2), log=True)
+    dropout: float = knob(0.2, "dropout after the hidden layer", low=0.0, high=0.99, tune=(0.0, 0.8))
+    steps: int = knob(600, "optimiser steps of a fit without a BOHB budget", low=1, high=10_000_000)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+@dataclass(frozen=True)
+class MLPVoteConfig(PerceptronConfig):
+    vote: str = knob("prob", "prob: mean of the images' softmax; majority: shares of their argmax",
+                     choices=("prob", "majority"))
+
+
+@dataclass(frozen=True)
+class PrecalcMLPConfig(PerceptronConfig):
+    moments: tuple = knob(ALL_MOMENTS, "statistics of the precalculation layer", choices=ALL_MOMENTS,
+                          tune=ALL_MOMENTS)
+    p: float = knob(0.1, "quantile level of q_low/q_high, and the fraction trimmed from each end",
+                    low=0.0, high=0.5, tune=(0.0, 0.4))
+    trim: bool = knob(False, "trim a fraction p of the sorted batch from each end first", tune=(False, True))
+    # Beyond the paper: each step draws b as a power of two in [batch_size / batch_spread, batch_size], so one
+    # network also answers for smaller test batches.
+    batch_spread: int = knob(1, "range of the images-per-batch drawn in training", low=1, high=4096,
+                             tune=(1, 64), log=True)
+
+
 class MetaClassifier:
     """Base: names of the known datasets, the config, and the identity of the fingerprint network."""
 
     kind = ""
-    defaults: dict[str, Any] = {}
+    Config: type = PerceptronConfig
 
-    def __init__(self, config: dict[str, Any] | None = None, names: list[str] | None = None,
-                 identity: dict | None = None) -> None:
-        unknown = set(config or {}) - set(self.defaults)
-        if unknown:
-            raise ValueError(f"{self.kind}: unknown config keys {sorted(unknown)}")
-        self.config = {**self.defaults, **(config or {})}
+    def __init__(self, config: Any = None, names: list[str] | None = None, identity: dict | None = None) -> None:
+        """config: an instance of the class's Config, or a mapping of its fields (missing ones take defaults)."""
+        self.config = config if isinstance(config, self.Config) else from_mapping(self.Config, config or {})
         self.names = list(names or [])
         self.identity = dict(identity or {})
 
@@ -89,8 +135,13 @@ class MetaClassifier:
 
     # --- persistence --------------------------------------------------------------------------------------
     def _header(self) -> dict:
-        return {"format_version": FORMAT_VERSION, "kind": self.kind, "config": self.config, "names": self.names,
+        return {"format_version": FORMAT_VERSION, "kind": self.kind, "config": self.config_dict(), "names": self.names,
                 "fingerprint_network": self.identity}
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as plain JSON values."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self.config).items()}
 
     def _state(self) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -103,18 +154,15 @@ class MetaClassifier:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         header_path, state_path = directory / f"{self.kind}.json", directory / f"{self.kind}.pt"
-        tmp = state_path.with_suffix(".pt.tmp")
-        torch.save(self._state(), tmp)
-        tmp.replace(state_path)
-        tmp = header_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._header(), indent=1) + "\n", encoding="utf-8")
-        tmp.replace(header_path)
+        with atomic_path(state_path) as tmp:
+            torch.save(self._state(), tmp)
+        write_atomic(header_path, json.dumps(self._header(), indent=1) + "\n")
         return [header_path, state_path]
 
 
 class KMeansVote(MetaClassifier):
     kind = "kmeans_vote"
-    defaults = {"clusters": 20, "inits": 10, "iterations": 300}
+    Config = KMeansVoteConfig
 
     def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> KMeansVote:
         """budget: at most this many fingerprints per dataset are clustered (None: all)."""
@@ -130,9 +178,9 @@ class KMeansVote(MetaClassifier):
             own = (features[labels == k] - self.mean) / self.std
             if budget is not None and len(own) > budget:
                 own = own[rng.choice(len(own), size=int(budget), replace=False)]
-            n_clusters = min(int(self.config["clusters"]), len(own))
-            model = KMeans(n_clusters=n_clusters, n_init=int(self.config["inits"]),
-                           max_iter=int(self.config["iterations"]), random_state=seed).fit(own)
+            n_clusters = min(self.config.clusters, len(own))
+            model = KMeans(n_clusters=n_clusters, n_init=self.config.inits, max_iter=self.config.iterations,
+                           random_state=seed).fit(own)
             centres.append(model.cluster_centers_.astype(np.float32))
             centre_labels.append(np.full(n_clusters, k, dtype=np.int64))
         self.centres = np.concatenate(centres)
@@ -168,8 +216,7 @@ class _PerceptronClassifier(MetaClassifier):
         raise NotImplementedError
 
     def _build(self, in_dim: int) -> None:
-        self.net = TwoLayerPerceptron(in_dim, int(self.config["neurons"]), self.n_datasets,
-                                      float(self.config["dropout"]))
+        self.net = TwoLayerPerceptron(in_dim, self.config.neurons, self.n_datasets, self.config.dropout)
 
     def fit(self, train: FingerprintSet, budget: float | None = None, seed: int = 0) -> _PerceptronClassifier:
         torch.manual_seed(seed)
@@ -179,9 +226,9 @@ class _PerceptronClassifier(MetaClassifier):
         with torch.no_grad():  # input statistics from a few training batches
             inputs = torch.cat([self._training_batch(sampler)[0] for _ in range(8)])
             self.net.set_standardisation(inputs)
-        optimiser = torch.optim.Adam(self.net.parameters(), lr=float(self.config["lr"]))
+        optimiser = torch.optim.Adam(self.net.parameters(), lr=self.config.lr)
         loss_fn = nn.CrossEntropyLoss()
-        steps = int(round(budget if budget is not None else self.config["steps"]))
+        steps = int(round(budget if budget is not None else self.config.steps))
         self.net.train()
         for _ in range(max(1, steps)):
             inputs, targets = self._training_batch(sampler)
@@ -202,14 +249,14 @@ class _PerceptronClassifier(MetaClassifier):
 
 class MLPVote(_PerceptronClassifier):
     kind = "mlp_vote"
-    defaults = {"batch_size": 64, "neurons": 256, "lr": 1e-3, "dropout": 0.2, "steps": 600, "vote": "prob"}
+    Config = MLPVoteConfig
 
     def _in_dim(self, feature_dim: int) -> int:
         return feature_dim
 
     def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
         # batch_size single images, each from a uniformly drawn dataset: b=1 samples of the sampler
-        batches, labels = sampler.sample(int(self.config["batch_size"]), 1)
+        batches, labels = sampler.sample(self.config.batch_size, 1)
         return torch.from_numpy(batches[:, 0]), torch.from_numpy(labels)
 
     def predict_proba_many(self, batches: np.ndarray) -> np.ndarray:
@@ -217,7 +264,7 @@ class MLPVote(_PerceptronClassifier):
         with torch.inference_mode():
             probs = torch.softmax(self.net(torch.from_numpy(np.ascontiguousarray(batches, np.float32))
                                            .reshape(n * b, f)), dim=1).reshape(n, b, -1)
-        if self.config["vote"] == "majority":
+        if self.config.vote == "majority":
             winners = probs.argmax(2).numpy()
             return np.stack([np.bincount(row, minlength=self.n_datasets) / b for row in winners]).astype(np.float32)
         return probs.mean(1).numpy()
@@ -225,22 +272,18 @@ class MLPVote(_PerceptronClassifier):
 
 class PrecalcMLP(_PerceptronClassifier):
     kind = "precalc"
-    # batch_spread > 1 (beyond the paper): each training step draws its batch size b as a power of two in
-    # [batch_size / batch_spread, batch_size], so one network also answers for smaller test batches.
-    defaults = {"batch_size": 64, "neurons": 256, "lr": 1e-3, "dropout": 0.2, "steps": 600,
-                "moments": ["mean", "median", "std", "var", "skew", "kurt", "q_low", "q_high"], "p": 0.1,
-                "trim": False, "batch_spread": 1}
+    Config = PrecalcMLPConfig
 
     @property
     def precalc_config(self) -> PrecalcConfig:
-        return PrecalcConfig(tuple(self.config["moments"]), float(self.config["p"]), bool(self.config["trim"]))
+        return PrecalcConfig(self.config.moments, self.config.p, self.config.trim)
 
     def _in_dim(self, feature_dim: int) -> int:
         return output_dim(feature_dim, self.precalc_config)
 
     def _training_batch(self, sampler: BatchSampler) -> tuple[torch.Tensor, torch.Tensor]:
-        top = int(self.config["batch_size"])
-        low_exponent = int(math.log2(max(1, top // max(1, int(self.config["batch_spread"])))))
+        top = self.config.batch_size
+        low_exponent = int(math.log2(max(1, top // self.config.batch_spread)))
         b = 2 ** int(sampler.rng.integers(low_exponent, int(math.log2(top)) + 1)) if top > 1 else 1
         n_samples = int(min(32, max(4, IMAGES_PER_STEP // b)))
         batches, labels = sampler.sample(n_samples, b)
@@ -296,7 +339,7 @@ def load_classifier(directory: str | Path, kind: str = "precalc",
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         classifier._set_state(state)
     except (RuntimeError, KeyError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        raise ArtifactError(f"{state_path}: cannot load ({type(err).__name__}: {first_line(err)})") from None
     return classifier
 
 

@@ -15,19 +15,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 
-from meta_classifier.classifiers import CLASSIFIERS, PrecalcMLP, load_classifier
+from autodl_format.files import write_atomic
+from meta_classifier.classifiers import CLASSIFIERS, DEFAULT_ARTIFACTS, PrecalcMLP, PrecalcMLPConfig, load_classifier
 from meta_classifier.errors import ArtifactError, FingerprintMismatch, MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_catalogue, \
     load_fingerprints
 
-DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 BATCH_SIZES = [2 ** i for i in range(11)]
 KINDS = ("precalc", "mlp_vote", "kmeans_vote")
 CHUNK_IMAGES = 1 << 17  # fingerprints per predict call, to bound memory at b = 1024
@@ -63,7 +62,7 @@ def accuracy_by_batch_size(classifiers: dict, test: FingerprintSet, batch_sizes:
     return results, per_dataset
 
 
-def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: dict, batch: int, n_batches: int,
+def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: PrecalcMLPConfig, batch: int, n_batches: int,
                   steps: int | None, seed: int) -> list[dict]:
     rows = []
     for k, name in enumerate(train.names):
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     output["details"] = {"per_dataset_at_64": per_dataset, "meta_test_images": sizes,
                          "variants": "all" if args.all_variants else "original",
                          "batches_per_dataset": {str(b): batches_per_dataset(b, args.scale) for b in batch_sizes},
-                         "configs": {kind: classifiers[kind].config for kind in KINDS}}
+                         "configs": {kind: classifiers[kind].config_dict() for kind in KINDS}}
     if not args.no_loo:
         print(f"\nleave-one-dataset-out (precalc, shipped config, test batch {args.loo_batch})")
         train = load_fingerprints(args.metadata, "train", datasets=classifiers["precalc"].names)
@@ -170,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 args.seed)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, args.json)
+        write_atomic(args.json, json.dumps(output, indent=1) + "\n")
     if args.plot:
         plot(results, args.plot, f"meta-classifier identification, {test.n_datasets} known datasets")
     return 0

@@ -10,10 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
-from meta_classifier.classifiers import MetaClassifier, load_classifier, read_header
+from meta_classifier.classifiers import DEFAULT_ARTIFACTS, MetaClassifier, load_classifier, read_header
 from meta_classifier.fingerprint import DEFAULT_BACKBONES, FingerprintNet
 
-DEFAULT_ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 class DatasetIdentifier:

@@ -5,7 +5,7 @@ import html
 import os
 from pathlib import Path
 
-from scoring.score import write_text_atomically
+from autodl_format.files import write_atomic
 
 REFRESH_SECONDS = 5
 
@@ -24,5 +24,5 @@ def write_detailed_results(score_dir: str | os.PathLike, refresh: bool) -> Path:
         images.append("<p>No prediction scored yet: the learning curve appears with the first prediction.</p>")
     page = "<html><head>" + "".join(head) + "</head><body>\n" + "\n".join(images) + "\n</body></html>\n"
     path = score_dir / "detailed_results.html"
-    write_text_atomically(path, page)
+    write_atomic(path, page)
     return path

@@ -7,12 +7,12 @@ prediction to t~ = 1, legend "ALC=...". Late predictions are drawn at t = T, mat
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from autodl_format.files import atomic_path
 from scoring.metrics import transform_time
 
 
@@ -66,7 +66,5 @@ def plot_learning_curve(
     axes.set_title(f"Learning curve for task: {task_name}", y=1.1)
     figure.tight_layout()
 
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")  # not *.png, so the HTML page never embeds half a file
-    figure.savefig(temporary, format="png")
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:  # a hidden name, so the HTML page never embeds half a file
+        figure.savefig(temporary, format="png")

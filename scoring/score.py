@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from autodl_format.errors import first_line
+from autodl_format.files import write_atomic
 from scoring.metrics import ScoringError, alc, is_one_hot, nauc, soft_accuracy
 
 
@@ -90,7 +92,7 @@ def _read_matrix(path: str | os.PathLike, what: str) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": reported below instead
             matrix = np.loadtxt(path, dtype=np.float64, ndmin=2)  # any whitespace; a single column gives (N, 1)
     except (OSError, ValueError) as error:
-        raise ScoringError(f"{path}: cannot read {what}: {str(error).splitlines()[0]}") from None
+        raise ScoringError(f"{path}: cannot read {what}: {first_line(error)}") from None
     if matrix.size == 0:
         raise ScoringError(f"{path}: {what} file is empty")
     return matrix
@@ -122,8 +124,7 @@ def _load_yaml_mapping(path: Path) -> dict:
         try:
             content = yaml.safe_load(complete)
         except yaml.YAMLError:
-            problem = str(first_error).splitlines()[0]
-            raise ScoringError(f"{path}: not valid YAML ({problem})") from None
+            raise ScoringError(f"{path}: not valid YAML ({first_line(first_error)})") from None
     if not isinstance(content, dict):
         raise ScoringError(f"{path}: expected 'key: value' lines, got {type(content).__name__}")
     return content
@@ -193,11 +194,4 @@ def write_scores_file(path: str | os.PathLike, result: ScoreResult) -> None:
     ]
     if result.accuracy is not None:
         lines.append(f"accuracy: {_float_list(result.accuracy)}")
-    write_text_atomically(Path(path), "\n".join(lines) + "\n")
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write a whole file or nothing: readers (the parent phase, a browser) never see half a file."""
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_atomic(path, "\n".join(lines) + "\n")  # readers (the parent phase, a browser) never see half a file

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learner.config import ConfigError, config_path, load_config
-from scripts.run_task import REPO_ROOT, run_task
+from scripts import REPO_ROOT
+from scripts.run_task import run_task
 
 BASELINE_DIR = REPO_ROOT / "scripts" / "baselines" / "linear_pixels"
 DEFAULT_VARIANTS = ("linear_pixels", "generalist", "generalist_late")

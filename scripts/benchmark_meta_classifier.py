@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from meta_classifier.classifiers import load_classifier
+from meta_classifier.classifiers import DEFAULT_ARTIFACTS, load_classifier
 from meta_classifier.fingerprint import DEFAULT_INPUT_SIZE, FingerprintNet, benchmark
 
-DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "meta_classifier" / "artifacts"
 
 
 def main(argv: list[str] | None = None) -> int:

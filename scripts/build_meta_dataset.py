@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,12 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from autodl_format.errors import DatasetError
+from autodl_format.files import atomic_path, write_atomic
 from meta_classifier.errors import MetaDataError
 from meta_classifier.fingerprint import DEFAULT_BACKBONES, DEFAULT_INPUT_SIZE, FingerprintNet
 from meta_classifier.known import CATALOGUE_FILE
 from meta_classifier.variants import VARIANTS, make_variant
+from scripts import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MINICIAO = Path("autodl_sample_data/AutoDL_sample_data/miniciao")
 
 
@@ -209,9 +209,8 @@ def main(argv: list[str] | None = None) -> int:
             entries.pop(name, None)
             (out / file).unlink(missing_ok=True)
             continue
-        tmp = out / f"{file}.tmp.npz"
-        np.savez_compressed(tmp, features=features.astype(np.float16), split=splits, variant=variants)
-        os.replace(tmp, out / file)
+        with atomic_path(out / file) as tmp:  # the temporary name ends in .npz too: savez keeps it
+            np.savez_compressed(tmp, features=features.astype(np.float16), split=splits, variant=variants)
         from autodl_format.metadata import load_metadata
         from autodl_format.reader import find_data_dir
 
@@ -227,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                  "built_with": "python -m scripts.build_meta_dataset", "max_images": args.max_images,
                  "variant_images": args.variant_images, "test_fraction": args.test_fraction,
                  "datasets": sorted(entries.values(), key=lambda e: e["name"])}
-    tmp = catalogue_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(catalogue, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, catalogue_path)
+    write_atomic(catalogue_path, json.dumps(catalogue, indent=1) + "\n")
     total = sum((out / e["file"]).stat().st_size for e in catalogue["datasets"])
     print(f"catalogue: {len(catalogue['datasets'])} datasets, fingerprints {total / 1e6:.1f} MB in {out}")
     return 1 if failures else 0

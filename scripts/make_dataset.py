@@ -27,8 +27,8 @@ from pathlib import Path
 from autodl_format.errors import DatasetError
 from autodl_format.image_set import ImageSet, stratified_split
 from autodl_format.sources import RAW_DATASETS, from_image_folder, from_shared_raw, from_tfds, sklearn_digits
+from scripts import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_ROOT = REPO_ROOT.parent / "shared" / "datasets_raw"
 DIGITS_NAME = "digits"
 DIGITS_TEST_FRACTION = 0.2

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from scripts.make_dataset import ensure_digits_dataset
-from scripts.run_task import REPO_ROOT, TaskError, run_task
+from scripts import REPO_ROOT
+from scripts.run_task import TaskError, run_task
 
 
 def main(argv: list[str] | None = None) -> None:

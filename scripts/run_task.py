@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from scripts import REPO_ROOT
+
 
 
 class TaskError(Exception):

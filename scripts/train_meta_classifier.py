@@ -10,18 +10,18 @@ training_summary.json (best configs, BOHB runs, times).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from meta_classifier.classifiers import CLASSIFIERS, mean_nll
+from autodl_format.files import write_atomic
+from meta_classifier.classifiers import CLASSIFIERS, DEFAULT_ARTIFACTS, mean_nll
 from meta_classifier.errors import MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, load_fingerprints
 from meta_classifier.tuning import tune
 
-DEFAULT_ARTIFACTS = Path(__file__).resolve().parent.parent / "meta_classifier" / "artifacts"
 # (min budget, max budget): optimiser steps for the perceptrons, images per dataset for k-means
 BUDGETS = {"precalc": (50, 450), "mlp_vote": (50, 450), "kmeans_vote": (40, 360)}
 
@@ -67,15 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind}: {len(result.runs)} evaluations in {result.seconds:.0f} s; best {result.best_config} "
               f"(val NLL {best_runs[0].loss:.4f})", flush=True)
         start = time.perf_counter()
-        config = {**result.best_config}
-        if kind != "kmeans_vote":
-            config["steps"] = high
+        config = result.best_config if kind == "kmeans_vote" else dataclasses.replace(result.best_config, steps=high)
         classifier = CLASSIFIERS[kind](config).fit(train, budget=None, seed=args.seed)  # all meta-train
         fit_seconds = time.perf_counter() - start
         val_nll, val_acc = mean_nll(classifier, val_set, eval_sizes, 12, seed=args.seed + 1)
         files = classifier.save(args.out)
         summary["kinds"][kind] = {
-            "config": classifier.config, "final_fit_seconds": round(fit_seconds, 1),
+            "config": classifier.config_dict(), "final_fit_seconds": round(fit_seconds, 1),
             "bohb": {"iterations": args.iterations, "budgets": [low, high], "evaluations": len(result.runs),
                      "seconds": round(result.seconds, 1),
                      "top_runs": [{"config": r.config, "budget": r.budget, "loss": r.loss} for r in best_runs]},
@@ -84,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             "val_nll_after_final_fit": round(val_nll, 4), "val_accuracy_after_final_fit": round(val_acc, 4),
         }
         args.out.mkdir(parents=True, exist_ok=True)
-        tmp = summary_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, summary_path)
+        write_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
         print(f"{kind}: final fit {fit_seconds:.0f} s -> {', '.join(str(f) for f in files)}", flush=True)
     return 0
 

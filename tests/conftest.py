@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
+
 
 
 @pytest.fixture(scope="session")

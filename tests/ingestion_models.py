@@ -65,3 +65,43 @@ def read_calls(code_dir: Path) -> list[tuple[str, float, float]]:
     if not path.exists():
         return []
     return [tuple(json.loads(line)) for line in path.read_text().splitlines()]
+
+
+TF1_MODEL = '''
+"""A 2019-style TensorFlow 1 submission: graph-mode iterators, a tf.Session, TF1 names only (as the kit's models).
+Nearest class mean on 8x8 pixels; trains once."""
+import numpy as np
+import tensorflow as tf
+
+
+class Model:
+    def __init__(self, metadata):
+        self.output_dim = metadata.get_output_size()
+        self.done_training = False
+        self.session = tf.Session(config=tf.ConfigProto(allow_soft_placement=True))
+        tf.logging.set_verbosity(tf.logging.INFO)
+
+    def _features(self, iterator):
+        example, labels = iterator.get_next()
+        small = tf.reshape(tf.image.resize_images(example[0], (8, 8)), [-1])
+        rows, targets = [], []
+        while True:
+            try:
+                row, target = self.session.run([small, labels])
+            except tf.errors.OutOfRangeError:
+                return np.array(rows), np.array(targets)
+            rows.append(row)
+            targets.append(target)
+
+    def train(self, dataset, remaining_time_budget=None):
+        x, y = self._features(dataset.make_one_shot_iterator())
+        self.means = (y.T @ x) / np.maximum(y.sum(axis=0)[:, None], 1.0)
+        self.done_training = True
+        tf.logging.info("trained on %d examples", len(x))
+
+    def test(self, dataset, remaining_time_budget=None):
+        iterator = tf.data.Iterator.from_structure(dataset.output_types, dataset.output_shapes)
+        self.session.run(iterator.make_initializer(dataset))
+        x, _ = self._features(iterator)
+        return -((x[:, None, :] - self.means[None]) ** 2).sum(axis=-1)
+'''

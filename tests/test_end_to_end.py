@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
+
 BUDGET = 20.0
 
 # Logistic regression on 8x8 average-pooled pixels, refitted on a growing share of the training set: a real,

@@ -181,6 +181,13 @@ def test_parent_named_train_warns(tmp_path, miniciao_dir):
         load_task(data)
 
 
+def test_dataset_name_with_a_dot_warns(tmp_path, miniciao_dir):
+    data = _copy(miniciao_dir, tmp_path)
+    (data / "miniciao.data").rename(data / "mini.ciao.data")
+    with pytest.warns(UserWarning, match="scoring program takes the task name up to the first dot"):
+        assert load_task(data).name == "mini.ciao"
+
+
 def test_several_sample_files_read_in_name_order(tmp_path, miniciao_dir, miniciao_task):
     data = _copy(miniciao_dir, tmp_path)
     test_dir = data / "miniciao.data" / "test"

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from tests import REPO_ROOT
 from tests.ingestion_models import write_model
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BUDGET, GRACE = 5.0, 2.0
 
 HANGS_IN_THIRD_TRAIN = """
@@ -49,7 +49,7 @@ def _check_stopped_run(out: Path, code: Path, max_duration: float) -> None:
 
 
 def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("ingestion ERROR")]
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 def test_infinite_python_loop_is_interrupted_at_the_deadline(miniciao_dir, tmp_path):
@@ -57,7 +57,7 @@ def test_infinite_python_loop_is_interrupted_at_the_deadline(miniciao_dir, tmp_p
     out = tmp_path / "out"
     proc = _ingest(miniciao_dir, code, out)
     assert proc.returncode == 1, proc.stderr
-    assert _error_lines(proc.stderr) == ["ingestion ERROR: hard stop: Model.train (call 3, after 2 predictions) was "
+    assert _error_lines(proc.stderr) == ["error: hard stop: Model.train (call 3, after 2 predictions) was "
                                          "still running at start + T (5 s); interrupted"]
     assert "summary: 2 prediction(s)" in proc.stderr and "success 0" in proc.stderr
     _check_stopped_run(out, code, max_duration=BUDGET + 1.0)  # the alarm path needs no grace
@@ -69,7 +69,7 @@ def test_model_holding_the_gil_is_killed_by_the_watchdog(miniciao_dir, tmp_path)
     proc = _ingest(miniciao_dir, code, out, "--score_dir", str(score))
     assert proc.returncode == -9, proc.stderr
     [error] = _error_lines(proc.stderr)
-    assert error.startswith("ingestion ERROR: hard stop: the model did not return by its deadline plus grace; "
+    assert error.startswith("error: hard stop: the model did not return by its deadline plus grace; "
                             "ingestion process ") and error.endswith(" killed")
     assert "summary: 2 prediction(s)" in proc.stderr and "killed by the hard-stop watchdog" in proc.stderr
     _check_stopped_run(out, code, max_duration=BUDGET + GRACE + 1.0)

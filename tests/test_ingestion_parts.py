@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import yaml
 
+from autodl_format.files import write_atomic
 from ingestion import outputs
 from ingestion.alarm import Alarm, HardStop
 from ingestion.predictions import PredictionError, check_prediction, format_prediction
 from ingestion.program import codalab_paths
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests import REPO_ROOT
 
 
 def test_format_prediction_uses_g_format_row_per_example():
@@ -32,7 +32,8 @@ def test_format_prediction_uses_g_format_row_per_example():
     (np.zeros((18, 9)), "shape (18, 9), expected (18, 10)"),
     (np.zeros(180), "shape (180,)"),
     (np.full((18, 10), np.nan), "180 non-finite"),
-    ([["a"] * 10] * 18, "not a numeric array"),
+    (np.array([["a"] * 10] * 18), "not a numeric array"),
+    ([[0.5] * 10] * 18, "test returned a list, not an array: the official ingestion fails on it"),
 ])
 def test_check_prediction_rejects_with_one_line(raw, expected_in_message):
     with pytest.raises(PredictionError) as info:
@@ -41,14 +42,14 @@ def test_check_prediction_rejects_with_one_line(raw, expected_in_message):
     assert "\n" not in str(info.value)
 
 
-def test_check_prediction_accepts_lists_and_float32():
-    assert check_prediction([[0, 1], [1, 0]], (2, 2)).dtype == np.float64
+def test_check_prediction_accepts_float32_and_lists_only_when_lenient():
     assert check_prediction(np.ones((3, 2), np.float32), (3, 2)).shape == (3, 2)
+    assert check_prediction([[0, 1], [1, 0]], (2, 2), lenient=True).dtype == np.float64
 
 
 def test_write_atomic_leaves_no_temp_file_and_normal_permissions(tmp_path):
     target = tmp_path / "x.predict_0"
-    outputs.write_atomic(str(target), "1 2\n")
+    write_atomic(str(target), "1 2\n")
     assert target.read_text() == "1 2\n"
     assert os.listdir(tmp_path) == ["x.predict_0"]
     umask = os.umask(0)
@@ -60,7 +61,7 @@ def test_write_atomic_keeps_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "x.predict_0"
     target.write_text("old\n")
     with pytest.raises(TypeError):
-        outputs.write_atomic(str(target), 123)  # the write fails after the temp file was created
+        write_atomic(str(target), 123)  # the write fails after the temp file was created
     assert target.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["x.predict_0"]
 

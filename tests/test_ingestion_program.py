@@ -41,7 +41,7 @@ def _end(out: Path) -> dict:
 
 
 def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("ingestion ERROR")]
+    return [line for line in stderr.splitlines() if line.startswith("error: ")]
 
 
 def test_successful_run_writes_official_files(miniciao_dir, tmp_path):
@@ -161,7 +161,7 @@ def test_wrong_prediction_shape_fails_with_one_line(miniciao_dir, tmp_path, caps
     summary = _run(miniciao_dir, code, tmp_path / "out")
     assert not summary.success and summary.n_predictions == 0
     assert summary.error == "prediction 0: test returned shape (18, 9), expected (18, 10) (test examples, output_dim)"
-    assert _error_lines(capsys.readouterr().err) == [f"ingestion ERROR: {summary.error}"]
+    assert _error_lines(capsys.readouterr().err) == [f"error: {summary.error}"]
     assert _end(tmp_path / "out")["ingestion_success"] == 0
     assert _predictions(tmp_path / "out") == []
 
@@ -199,7 +199,7 @@ def test_exception_in_train_keeps_earlier_predictions(miniciao_dir, tmp_path, ca
     assert summary.error == ("Model.train (call 3, after 2 predictions) raised RuntimeError: "
                              "boom in the third train call")
     err = capsys.readouterr().err
-    assert _error_lines(err) == [f"ingestion ERROR: {summary.error}"]
+    assert _error_lines(err) == [f"error: {summary.error}"]
     assert "Traceback" not in err
     log_text = (out / "ingestion.log").read_text()
     assert "Traceback" in log_text and "boom in the third train call" in log_text
@@ -291,7 +291,7 @@ def test_cli_dataset_without_exactly_one_data_dir_exits_2(tmp_path, capsys, data
     rc = main(["--dataset_dir", str(dataset), "--code_dir", str(code), "--output_dir", str(out)])
     assert rc == 2
     err = capsys.readouterr().err
-    assert _error_lines(err) == [f"ingestion ERROR: {dataset}: expected exactly one *.data directory, "
+    assert _error_lines(err) == [f"error: {dataset}: expected exactly one *.data directory, "
                                  f"found {len(data_dirs)} ({', '.join(data_dirs) or 'none'})"]
     assert not out.exists()
 
@@ -312,3 +312,22 @@ def test_cli_exit_status_follows_success(miniciao_dir, tmp_path):
     assert main(args + ["--code_dir", str(good), "--output_dir", str(tmp_path / "o1")]) == 0
     assert main(args + ["--code_dir", str(bad), "--output_dir", str(tmp_path / "o2")]) == 1
     assert main(args + ["--code_dir", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "o3")]) == 2
+
+
+RETURNS_A_LIST = """
+class Model(FrequencyModel):
+    done_training = False
+
+    def test(self, dataset, remaining_time_budget=None):
+        return super().test(dataset, remaining_time_budget).tolist()
+"""
+
+
+def test_list_prediction_is_refused_as_officially_unless_lenient(miniciao_dir, tmp_path, capsys):
+    code = write_model(tmp_path / "code", RETURNS_A_LIST)
+    summary = _run(miniciao_dir, code, tmp_path / "strict", time_budget=3.0)
+    assert not summary.success and summary.n_predictions == 0
+    assert summary.error.startswith("prediction 0: test returned a list, not an array: the official ingestion fails")
+    assert _error_lines(capsys.readouterr().err) == [f"error: {summary.error}"]
+    lenient = _run(miniciao_dir, code, tmp_path / "lenient", time_budget=3.0, lenient=True)
+    assert lenient.success and lenient.n_predictions >= 1

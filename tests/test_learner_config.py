@@ -1,17 +1,49 @@
 """learner.config: the generalist loads, every range is enforced, errors name the file and the field."""
 import json
-from dataclasses import fields
+from dataclasses import dataclass
 
 import pytest
 
 from learner.config import CONFIG_ENV, PORTFOLIO_DIR, ConfigError, LearnerConfig, config_from_dict, load_config
+from learner.knobs import from_mapping, from_sample, knob, search_space
 
 
-def test_generalist_is_the_default_and_sets_every_field():
-    config = load_config()
-    raw = json.loads((PORTFOLIO_DIR / "generalist.json").read_text())
-    assert set(raw) == {f.name for f in fields(LearnerConfig)}
-    assert config == LearnerConfig(**raw)
+def test_portfolio_files_hold_only_what_differs_from_the_defaults():
+    for path in PORTFOLIO_DIR.glob("*.json"):
+        raw = json.loads(path.read_text())
+        config = load_config(str(path))
+        assert config.to_dict() == raw, path  # nothing repeats a default
+    assert load_config() == LearnerConfig()  # the generalist is the declared defaults
+
+
+@dataclass(frozen=True)
+class _WithOneMoreKnob(LearnerConfig):
+    label_smoothing: float = knob(0.0, "a knob added in one place", low=0.0, high=0.5, tune=(0.0, 0.2))
+
+
+def test_a_field_declared_once_is_validated_loadable_and_tunable():
+    with pytest.raises(ConfigError, match=r"label_smoothing must lie in \[0, 0.5\]"):
+        _WithOneMoreKnob(label_smoothing=0.7)
+    assert from_mapping(_WithOneMoreKnob, {"label_smoothing": 0.1, "lr": 0.001}).label_smoothing == 0.1
+    space = search_space(_WithOneMoreKnob)
+    assert space["label_smoothing"].lower == 0.0 and space["label_smoothing"].upper == 0.2
+    assert from_sample(_WithOneMoreKnob, dict(space.sample_configuration())).label_smoothing <= 0.2
+
+
+def test_search_space_round_trip_conditions_and_order():
+    space = search_space(LearnerConfig, seed=3)
+    assert {"backbone", "lr", "batch_size", "optimizer", "sgd_momentum", "resolution", "max_resolution"} <= set(space)
+    assert "video_frames" not in space  # declared without a search range: not tuned
+    seen_sgd = seen_adam = False
+    for sampled in space.sample_configuration(200):
+        values = dict(sampled)
+        config = from_sample(LearnerConfig, values)  # every sample is a valid config
+        assert config.max_resolution >= config.resolution
+        assert ("sgd_momentum" in values) == (values["optimizer"] == "sgd")  # only under SGD
+        seen_sgd |= values["optimizer"] == "sgd"
+        seen_adam |= values["optimizer"] == "adam"
+        assert from_mapping(LearnerConfig, json.loads(json.dumps(config.to_dict()))) == config  # file round trip
+    assert seen_sgd and seen_adam
 
 
 @pytest.mark.parametrize("field, value", [

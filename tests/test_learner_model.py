@@ -129,7 +129,7 @@ def test_a_plateau_raises_the_resolution_and_predictions_use_the_side_their_weig
     predictions, latest_return = run_like_ingestion(model, digits_task, 40.0)
     assert latest_return < 40.0 and model.failed_train_calls == 0
     assert learner.resolution == 48  # raised on the plateau
-    assert learner.best_resolution == 32 and learner.lr_cuts == 1  # the raise did not pay; the lr cut came next
+    assert learner.best_resolution == 32 and learner.trainer.lr_cuts == 1  # the raise did not pay; the lr cut came next
     solution = np.loadtxt(digits_task.solution_path)
     assert nauc(solution, predictions[-1][1]) > 0.6  # still the best prediction made at 32 px
 

@@ -7,6 +7,7 @@ import torch
 from meta_classifier.classifiers import CLASSIFIERS, KMeansVote, MLPVote, PrecalcMLP, load_classifier, mean_nll
 from meta_classifier.errors import ArtifactError
 from meta_classifier.known import BatchSampler, load_fingerprints
+from meta_classifier.precalc import ALL_MOMENTS
 from meta_classifier.tuning import config_space, to_classifier_config, tune
 
 # Different looks but all grey and small: a fair, not trivial, 4-way problem.
@@ -90,8 +91,9 @@ def test_load_reports_missing_and_damaged_files(tmp_path, fitted):
 def test_config_space_maps_to_classifier_configs():
     sampled = dict(config_space("precalc", seed=1).sample_configuration())
     config = to_classifier_config("precalc", sampled)
-    assert not any(key.startswith("use_") for key in config) and config["moments"]
-    PrecalcMLP(config)  # accepted: every key is known
+    assert config.moments and set(config.moments) <= set(ALL_MOMENTS)
+    assert config.moments == tuple(m for m in ALL_MOMENTS if sampled[f"moments:{m}"]) or config.moments == ("mean",)
+    PrecalcMLP(config)
     MLPVote(to_classifier_config("mlp_vote", dict(config_space("mlp_vote").sample_configuration())))
     KMeansVote(to_classifier_config("kmeans_vote", dict(config_space("kmeans_vote").sample_configuration())))
 
@@ -104,8 +106,8 @@ def test_tiny_real_bohb_run(kind, budgets, meta):
                   eval_batch_sizes=(8,), val_batches_per_dataset=3)
     assert len(result.runs) >= 3 and all(np.isfinite(r.loss) for r in result.runs)
     assert {r.budget for r in result.runs} == set(map(float, budgets))
-    CLASSIFIERS[kind](result.best_config)  # a valid config of plain Python values
-    assert all(type(v) in (int, float, bool, str, list) for v in result.best_config.values())
+    classifier = CLASSIFIERS[kind](result.best_config)  # a valid config of plain Python values
+    assert all(type(v) in (int, float, bool, str, list) for v in classifier.config_dict().values())
     if kind == "kmeans_vote":
         best_loss = min(r.loss for r in result.runs if r.budget == budgets[1])
         assert best_loss < np.log(4)  # better than a uniform guess over the 4 datasets

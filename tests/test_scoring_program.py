@@ -14,9 +14,10 @@ import pytest
 import yaml
 from PIL import Image
 
+from autodl_format.files import write_atomic
 from scoring.metrics import alc, nauc
+from tests import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIME = 1700000000.5  # epoch values with exact binary differences, so relative times compare exactly
 
 
@@ -35,9 +36,7 @@ def append_timestamp(prediction_dir: Path, k: int, epoch: float) -> None:
 def write_prediction(prediction_dir: Path, k: int, prediction: np.ndarray) -> None:
     """As ingestion: '{:g}' values, written to a temporary name and renamed."""
     text = "\n".join(" ".join(f"{v:g}" for v in row) for row in prediction) + "\n"
-    temporary = prediction_dir / f".miniciao.predict_{k}.tmp"
-    temporary.write_text(text)
-    os.replace(temporary, prediction_dir / f"miniciao.predict_{k}")
+    write_atomic(prediction_dir / f"miniciao.predict_{k}", text)
 
 
 def write_end(prediction_dir: Path, success: int = 1) -> None:
