@@ -19,12 +19,6 @@ from autodl_format.metadata import test_dir_beside
 from autodl_format.reader import AutoDLDataset
 
 
-def subset_dirs(metadata) -> tuple[Path, Path]:
-    """The train and test directories named by the metadata (protocol 1.2)."""
-    train = Path(str(metadata.get_dataset_name()))
-    return train, test_dir_beside(train)
-
-
 class RecordSource:
     """The train and test files, opened once (outside the budget: the Model constructor), or None for a subset
     whose files cannot be used. `dataset(subset, side, given)` returns what to read: the files decoded at
@@ -32,7 +26,8 @@ class RecordSource:
 
     def __init__(self, metadata, log: logging.Logger) -> None:
         self.subsets: dict[str, AutoDLDataset | None] = {}
-        for subset, directory in zip(("train", "test"), subset_dirs(metadata)):
+        train = Path(str(metadata.get_dataset_name()))
+        for subset, directory in (("train", train), ("test", test_dir_beside(train))):
             self.subsets[subset] = self._open(directory, metadata, log)
 
     @staticmethod
