@@ -7,6 +7,12 @@ from typing import Sequence
 import numpy as np
 
 
+def scale_to_uint8(array: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Map pixel values in [low, high] linearly onto 0..255 (rounded, clipped), in the array's own float type."""
+    scaled = (array - low) * (255.0 / (high - low))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
 @dataclass(repr=False)
 class ImageSet:
     """N examples with multi-hot labels.

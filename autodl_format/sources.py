@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from autodl_format.errors import DatasetError, first_line
-from autodl_format.image_set import ImageSet
+from autodl_format.image_set import ImageSet, scale_to_uint8
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 
@@ -51,9 +51,7 @@ def to_uint8(array: np.ndarray, value_range: tuple[float, float] | None = None) 
         value_range = infer_value_range(array.dtype, float(array.min()), float(array.max()))
         if value_range is None:
             return array.astype(np.uint8)
-    lo, hi = value_range
-    scaled = (array.astype(np.float64) - lo) * (255.0 / (hi - lo))
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return scale_to_uint8(array.astype(np.float64), *value_range)
 
 
 def _with_channel_axis(image: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from autodl_format.errors import first_line
+from autodl_format.image_set import scale_to_uint8
 from autodl_format.frameworks import tf
 
 READ_BATCH = 32  # small: time boxes and deadlines are checked between batches
@@ -44,8 +45,7 @@ class ValueRange:
         return cls(min(low, 0.0), high if high > low else low + 1.0)
 
     def to_uint8(self, batch: np.ndarray) -> np.ndarray:
-        scaled = (batch - self.low) * (255.0 / (self.high - self.low))
-        return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return scale_to_uint8(batch, self.low, self.high)
 
 
 def _preprocess_fn(frames: int, side: int):
