@@ -11,10 +11,12 @@ Sources:
 Examples:
   python -m scripts.make_dataset --source digits --out data
   python -m scripts.make_dataset --source raw:coil20 --out data --test-fraction 0.3
-  python -m scripts.make_dataset --source folder:~/photos/pets --out data --name pets --encoding jpeg
+  python -m scripts.make_dataset --source folder:~/photos/pets --out data --name pets
   python -m scripts.make_dataset --source tfds:cifar10 --out data --max-samples 5000
   python -m scripts.make_dataset --source mock-tfds:mnist --out /tmp/mock --max-samples 40
 
+Frames are stored as PNG, or with --encoding auto (the default) as the source's own JPEG files, byte for byte,
+when most of its images come from JPEG files (raw:NAME class-folder sets, folder:PATH of photos).
 The result is OUT/NAME; give that directory to ingestion as --dataset_dir. Neither the name nor the output
 path may contain "train" (see the protocol doc, section 1.2).
 """
@@ -110,8 +112,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of each class in test (0.2)")
     parser.add_argument("--max-samples", type=int, help="keep about this many examples (stratified; tfds: the "
                                                         "first ones read; mock-tfds: examples generated)")
-    parser.add_argument("--encoding", choices=("png", "jpeg", "dense"), default="png",
-                        help="frame storage: png (lossless, default), jpeg (smaller, lossy), dense (float32)")
+    parser.add_argument("--encoding", choices=("auto", "png", "jpeg", "dense"), default="auto",
+                        help="frame storage: auto (default: the source's JPEG files unchanged when most images "
+                             "are JPEG files, else png), png (lossless), jpeg (original JPEG files kept, other "
+                             "images compressed at quality 95), dense (float32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and subsampling (0)")
     parser.add_argument("--tfds-data-dir", type=Path, help="TFDS data directory (default: TFDS's own)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT/NAME if it exists")
@@ -126,12 +130,13 @@ def main(argv: list[str] | None = None) -> int:
         image_set = load_source(args.source, args.raw_root, args.max_samples, args.tfds_data_dir)
         image_set = subsample(image_set, args.max_samples, args.seed)
         name = args.name or image_set.name
-        dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, args.encoding, args.seed,
+        encoding = image_set.preferred_encoding if args.encoding == "auto" else args.encoding
+        dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, encoding, args.seed,
                                    args.overwrite)
     except (UsageError, DatasetError, ValueError, FileExistsError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{dataset_dir}: {len(image_set)} examples, {image_set.num_classes} classes, {args.encoding}")
+    print(f"{dataset_dir}: {len(image_set)} examples, {image_set.num_classes} classes, {encoding}")
     return 0
 
 
