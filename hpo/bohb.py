@@ -103,7 +103,7 @@ def run_master(space, run_id: str, ns_host: str, ns_port: int, log_dir: Path, se
     done = completed_iterations(log_dir)
     if done < n_iterations:
         previous = warm_start_result(log_dir)
-        part = new_part(log_dir, settings, done)
+        part = new_part(log_dir, settings, done, n_iterations)
         np.random.seed(seed + done)  # BOHB's model-based sampling draws from numpy's global generator
         space.seed(seed + done)
         optimiser = _bohb_class()(

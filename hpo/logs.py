@@ -128,7 +128,13 @@ def completed_iterations(log_dir: Path) -> int:
     return done
 
 
-def new_part(log_dir: Path, settings: Settings, first_iteration: int) -> Path:
+def planned_iterations(log_dir: Path) -> int:
+    """The iteration count the latest start of the master was asked to reach (0 before any)."""
+    parts = part_dirs(log_dir)
+    return _part_info(parts[-1]).get("n_iterations", 0) if parts else 0
+
+
+def new_part(log_dir: Path, settings: Settings, first_iteration: int, n_iterations: int) -> Path:
     """The folder of the next start of the master; refuses settings other than the earlier parts'."""
     earlier = settings_of(log_dir)
     if earlier is not None and earlier != settings:
@@ -137,7 +143,8 @@ def new_part(log_dir: Path, settings: Settings, first_iteration: int) -> Path:
     part = Path(log_dir) / f"part_{len(part_dirs(log_dir)):03d}"
     part.mkdir(parents=True)
     (part / PART_FILE).write_text(json.dumps({"min_budget": settings.min_budget, "max_budget": settings.max_budget,
-                                              "eta": settings.eta, "first_iteration": first_iteration}) + "\n")
+                                              "eta": settings.eta, "first_iteration": first_iteration,
+                                              "n_iterations": n_iterations}) + "\n")
     return part
 
 
