@@ -60,8 +60,9 @@ def write_matrix(matrix: Matrix, path: Path = MATRIX_FILE) -> None:
 
 
 def check_budget(path: Path, budget: float) -> None:
-    """One matrix, one budget: its sidecar JSON records it, and resuming at another budget is refused."""
-    sidecar = path.with_suffix(".json")
+    """One matrix, one budget: a sidecar file (JSON; not *.json, which holds configs) records it, and resuming at
+    another budget is refused."""
+    sidecar = path.with_suffix(".settings")
     if sidecar.is_file():
         recorded = json.loads(sidecar.read_text())["budget_s"]
         if recorded != budget:
