@@ -4,6 +4,7 @@ write the winner as portfolio/<dataset>.json. Resumable: the same command again 
     python -m portfolio.tune run --datasets coil20 orl_faces --workers 2 --min_budget 20 --max_budget 60 --eta 3 \\
         --n_iterations 2
     python -m portfolio.tune status
+    python -m portfolio.tune prepare --datasets coil20     # the tuning split alone, for workers started by hand
 
 `run` starts everything on this machine (name server on 127.0.0.1, workers as separate processes that find it by
 host and port, the master here). On a cluster, start the same parts by hand with hpo.nameserver, hpo.worker
@@ -144,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--searches", type=Path, default=SEARCHES_DIR, help="search logs (portfolio/searches)")
     run.add_argument("--work_dir", type=Path, default=DEFAULT_WORK_DIR, help="runs' files (runs/tune)")
     run.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT, help="tuning splits (data/tune)")
+    prepare = commands.add_parser("prepare", help="make the tuning splits (for workers started by hand)")
+    prepare.add_argument("--datasets", nargs="+", required=True)
+    prepare.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT, help="tuning splits (data/tune)")
     commands.choices["write"].add_argument("--datasets", nargs="+", required=True)
     for sub in (run, commands.choices["write"]):
         sub.add_argument("--portfolio_dir", type=Path, default=PORTFOLIO_DIR, help="where entries go (portfolio/)")
@@ -156,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "status":
             print(status(args.searches))
+            return 0
+        if args.command == "prepare":
+            for name in args.datasets:
+                print(f"{name}: {ensure_tuning_dataset(name, args.tuning_root)}")
             return 0
         if args.command == "run":
             settings = Settings(args.min_budget, args.max_budget, args.eta)

@@ -56,5 +56,5 @@ def test_real_cells_are_written_and_resumed(tmp_path):
     assert set(matrix) == {"generalist", "tiny"} and all(0 < row["digits"] <= 1 for row in matrix.values())
     again = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "2 of 2 cells" in again.stdout and "tiny on digits" not in again.stderr
-    other = subprocess.run(command[:4] + ["9"] + command[5:], cwd=REPO_ROOT, capture_output=True, text=True)
+    other = subprocess.run(command[:5] + ["9"] + command[6:], cwd=REPO_ROOT, capture_output=True, text=True)
     assert other.returncode == 1 and "T = 4 s" in other.stderr
