@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 from hpo.bohb import best_on_top_budget, run_master, start_nameserver
@@ -139,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--max_budget", type=float, default=60.0, help="largest time budget T, seconds (60)")
     run.add_argument("--eta", type=int, default=3)
     run.add_argument("--n_iterations", type=int, default=2, help="BOHB iterations in all, earlier runs included")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="added to a seed drawn from each dataset's name")
     for sub in (run, commands.add_parser("write", help="(re)write portfolio/<dataset>.json from the logs"),
                 commands.add_parser("status", help="what is finished, what is left, the best so far")):
         sub.add_argument("--searches", type=Path, default=SEARCHES_DIR, help="search logs (portfolio/searches)")
@@ -174,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                                          f"{logged.max_budget:g} and eta {logged.eta}; resume with those")
             for name in args.datasets:
                 started = time.monotonic()
+                # A seed per dataset: with one seed for all, every search would start from the same random configs.
                 tune_dataset(name, args.workers, settings, args.n_iterations, args.searches, args.work_dir,
-                             args.tuning_root, args.seed)
+                             args.tuning_root, args.seed + zlib.crc32(name.encode()) % 100_000)
                 path = write_entry(name, args.searches, command, args.portfolio_dir)
                 print(f"{name}: {path} written ({time.monotonic() - started:.0f} s)", flush=True)
         else:
