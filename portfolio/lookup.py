@@ -164,8 +164,6 @@ def _step_seconds(one_step, device: str) -> float:
 
 def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tuple[int, ...]) -> LookupTable:
     """Time one training step and one inference pass per cell with the learner's own code (see the docstring)."""
-    import torch
-
     from learner.backbones import build_backbone
     from learner.config import LearnerConfig
     from learner.network import Classifier
