@@ -294,7 +294,6 @@ _VIDEO_LOADERS: dict[str, tuple[str, Callable[[Path, str, int, int], ImageSet]]]
 # Every dataset of the shared README except autodl_sample_data (already in AutoDL format) and the class-folder
 # image sets of its "More domains" table (read with --source folder:PATH).
 RAW_DATASETS = tuple(_RAW_LOADERS) + tuple(_VIDEO_LOADERS)
-RAW_VIDEO_DATASETS = tuple(_VIDEO_LOADERS)
 
 
 def from_shared_raw(name: str, raw_root: str | Path, max_frames: int | None = None, segments: int = 1) -> ImageSet:
