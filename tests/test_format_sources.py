@@ -27,6 +27,9 @@ README_TABLE = {
     "pneumoniamnist": (3882 + 524 + 624, 2, (28, 28, 1), None),
     "opencv_digits": (5000, 10, (20, 20, 1), 500),
     "mini_cifar": (100, 10, (32, 32, 3), None),
+    # videos: (T, H, W, C), T capped at autodl_format.video.MAX_FRAMES = 64
+    "mini_kth": (6, 6, (64, 120, 160, 1), 1),
+    "gtsrb_track_clips_video": (150, 6, (30, 32, 32, 3), 25),
 }
 FACES = ("extended_yaleb", "orl_faces", "yale_faces", "msra25_faces", "warp_ar10p", "warp_pie10p")
 DIGITS_WITH_ONE_AT_INDEX_1 = ("mnist_test", "usps_test", "opencv_digits", "binary_alphadigits")
@@ -71,8 +74,8 @@ def test_digit_one_is_a_vertical_stroke(name, autodl_raw_root):
 
 
 def test_unknown_raw_name_and_missing_root(tmp_path):
-    with pytest.raises(DatasetError, match="mini-kth is not supported"):
-        from_shared_raw("mini_kth", tmp_path)
+    with pytest.raises(DatasetError, match="unknown raw dataset 'kth'"):
+        from_shared_raw("kth", tmp_path)
     with pytest.raises(DatasetError, match=f"{tmp_path / 'coil20'}: raw dataset folder missing"):
         from_shared_raw("coil20", tmp_path)
 
