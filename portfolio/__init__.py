@@ -6,5 +6,7 @@ Evidence: `searches/<dataset>/` (every BOHB evaluation, hpo.logs format), `perfo
 on every known dataset), `lookup_table_cpu.csv` (measured step and inference times).
 
 Modules: tuning_data (the tuning split of a known dataset), objective (1 - ALC of model.py on it), space (the
-learner's search space), tune (the command: local or distributed BOHB, status).
+learner's search space), tune (the command: local or distributed BOHB, status), matrix (every config on every
+known dataset) and analysis (headlines, greedy reduction, heat map), lookup (measured step and inference times),
+estimate and estimate_report (the cheap objective: the ALC at any T from a run's validation curve and the table).
 """
