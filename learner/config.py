@@ -2,7 +2,8 @@
 with its default, valid range, one-line meaning and BOHB search range.
 
 Portfolio files (`portfolio/*.json` or `.yaml`) hold only what differs from these defaults; `generalist.json`
-is the default configuration. A bad file raises ConfigError with one line naming the file and the field.
+is the default configuration. A tuned entry also holds a `tuning` record (where and how it was tuned), which is
+provenance, not a setting, and is ignored here. A bad file raises ConfigError with one line naming the file and the field.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
 DEFAULT_CONFIG = "generalist"
 CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a file path; the constructor keyword wins over it
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+TUNING_RECORD = "tuning"  # a portfolio entry's provenance: dataset, ALC and budget it was tuned at
 
 __all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "load_config"]
 
@@ -131,6 +133,8 @@ def load_config(name_or_path: str | None = None) -> LearnerConfig:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read config ({' '.join(str(error).split())})") from None
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key != TUNING_RECORD}
     try:
         return config_from_dict(raw)
     except ConfigError as error:

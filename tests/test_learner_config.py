@@ -4,13 +4,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from learner.config import CONFIG_ENV, PORTFOLIO_DIR, ConfigError, LearnerConfig, config_from_dict, load_config
+from learner.config import (CONFIG_ENV, PORTFOLIO_DIR, TUNING_RECORD, ConfigError, LearnerConfig, config_from_dict,
+                            load_config)
 from learner.knobs import from_mapping, from_sample, knob, search_space
 
 
 def test_portfolio_files_hold_only_what_differs_from_the_defaults():
     for path in PORTFOLIO_DIR.glob("*.json"):
         raw = json.loads(path.read_text())
+        raw.pop(TUNING_RECORD, None)  # a tuned entry's provenance, not a setting
         config = load_config(str(path))
         assert config.to_dict() == raw, path  # nothing repeats a default
     assert load_config() == LearnerConfig()  # the generalist is the declared defaults
