@@ -102,7 +102,7 @@ def run_master(space, run_id: str, ns_host: str, ns_port: int, log_dir: Path, se
     configure_pyro()
     done = completed_iterations(log_dir)
     if done < n_iterations:
-        previous = warm_start_result(log_dir)
+        previous = warm_start_result(log_dir, space)
         part = new_part(log_dir, settings, done, n_iterations)
         np.random.seed(seed + done)  # BOHB's model-based sampling draws from numpy's global generator
         space.seed(seed + done)

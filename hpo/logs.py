@@ -159,13 +159,19 @@ def result_logger(part: Path):
     return PlainJsonLogger(str(part), overwrite=False)
 
 
-def warm_start_result(log_dir: Path):
+def warm_start_result(log_dir: Path, space=None):
     """All finished evaluations with a loss, as one hpbandster Result for BOHB's `previous_result`; None if none.
 
-    Config ids are made unique across parts (each part's master counts its iterations from 0)."""
+    Config ids are made unique across parts (each part's master counts its iterations from 0). With `space`, a
+    logged config that lacks an unconditional hyperparameter of it (a knob that joined the space after the config
+    ran, at its default then) gets that default: BOHB refuses configs with an active hyperparameter unset."""
     import hpbandster.core.result as hpres
 
     good = [e for e in load_evaluations(log_dir) if math.isfinite(e.loss)]
+    if space is not None:
+        defaults = to_plain({name: space[name].default_value for name in space.unconditional_hyperparameters})
+        for evaluation in good:  # loaded here, changed only here
+            evaluation.config = {**defaults, **evaluation.config}
     if not good:
         return None
     ids: dict[str, list[int]] = {}

@@ -1,5 +1,5 @@
 """Runs the classifier on its device: placement (CUDA when it works, else the CPU), warm-up, inference passes,
-and the measured inference cost per example that the learner's time accounting relies on.
+and the measured inference cost per frame that the learner's time accounting relies on.
 
 Inference takes uint8 examples (N, F, S, S, C) as stored by learner.data (F frames per video: fewer in the early
 copies than in the fine-tuning ones), in batches of INFER_BATCH frames, under `torch.inference_mode` and, on

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import ConfigSpace as CS
 import pytest
 
 from hpo.bohb import run_bohb, run_master, start_nameserver
@@ -90,3 +91,12 @@ def test_finished_search_is_not_rerun(tmp_path):
     best, again = run_bohb(quadratic_space(), make_slow_quadratic("0"), 1, 3, n_iterations=2, log_dir=tmp_path)
     assert len(again) == len(first) and len(list(tmp_path.glob("part_*"))) == 1
     assert 0.0 <= best["x"] <= 1.0
+
+
+def test_a_search_resumes_after_a_knob_joined_the_space(tmp_path):
+    run_bohb(quadratic_space(), make_slow_quadratic("0"), 1, 3, n_iterations=1, log_dir=tmp_path)
+    wider = quadratic_space()
+    wider.add(CS.CategoricalHyperparameter("mode", ["a", "b"], default_value="b"))  # logged configs ran without it
+    _, evaluations = run_bohb(wider, make_slow_quadratic("0"), 1, 3, n_iterations=2, log_dir=tmp_path)
+    assert completed_iterations(tmp_path) == 2 and {e.part for e in evaluations} == {0, 1}
+    assert all("mode" in e.config for e in evaluations if e.part == 1)
