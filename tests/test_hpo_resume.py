@@ -62,7 +62,10 @@ def test_killed_worker_and_master_then_resume(tmp_path):
         master.wait()
         first_part = load_evaluations(log_dir)
         assert completed_iterations(log_dir) == 0  # the first iteration (13 evaluations) was cut short
-        # A re-run with the surviving worker: warm start, the cut iteration again, then the two others.
+        # A worker whose master died mid-job stays busy for good (hpbandster cannot hand its result back): workers
+        # are started again with the master. The re-run: warm start, the cut iteration again, then the others.
+        workers[1].kill()
+        workers.append(_spawn("hpo.worker", *worker_args))
         evaluations = run_master(quadratic_space(), run_id, host, port, log_dir, SETTINGS, n_iterations=3)
     finally:
         for process in workers + [master]:
@@ -77,7 +80,7 @@ def test_killed_worker_and_master_then_resume(tmp_path):
     crashed = [e for e in evaluations if not math.isfinite(e.loss)]
     assert all("died" in e.error for e in crashed)  # at most the killed worker's job in flight
     assert len(crashed) <= 1
-    assert {e.info["pid"] for e in second_part} == {workers[1].pid}
+    assert {e.info["pid"] for e in second_part} == {workers[2].pid}
 
 
 def test_resume_refuses_other_budgets(tmp_path):
