@@ -21,12 +21,16 @@ class ImageSet:
         examples, but rank and channel count may not.
     labels: (N, num_classes) array of 0/1.
     label_names: class names in index order, or None when unknown.
+    jpeg_files: per image, the bytes of the JPEG file it was decoded from when those decode to exactly this
+        image's mode (so a writer may store them unchanged instead of re-encoding), else None; None for the whole
+        set when no image came from such a file.
     """
 
     name: str
     images: list[np.ndarray]
     labels: np.ndarray
     label_names: list[str] | None = None
+    jpeg_files: list[bytes | None] | None = None
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels)
@@ -39,6 +43,8 @@ class ImageSet:
         self.labels = self.labels.astype(np.uint8)
         if self.label_names is not None and len(self.label_names) != self.num_classes:
             raise ValueError(f"{self.name}: {len(self.label_names)} label names for {self.num_classes} classes")
+        if self.jpeg_files is not None and len(self.jpeg_files) != len(self.images):
+            raise ValueError(f"{self.name}: {len(self.jpeg_files)} JPEG file entries for {len(self.images)} images")
         shapes = {(image.ndim, image.shape[-1]) for image in self.images}
         if len(shapes) > 1:
             raise ValueError(f"{self.name}: images differ in rank or channel count: {sorted(shapes)}")
@@ -67,9 +73,16 @@ class ImageSet:
     def is_video(self) -> bool:
         return bool(self.images) and self.images[0].ndim == 4
 
+    @property
+    def preferred_encoding(self) -> str:
+        """'jpeg' when most images carry their original JPEG file (stored unchanged then), else 'png'."""
+        kept = sum(file is not None for file in self.jpeg_files or ())
+        return "jpeg" if 2 * kept > len(self) else "png"
+
     @classmethod
     def from_class_indices(cls, name: str, images: Sequence[np.ndarray], class_indices: Sequence[int],
-                           num_classes: int | None = None, label_names: list[str] | None = None) -> ImageSet:
+                           num_classes: int | None = None, label_names: list[str] | None = None,
+                           jpeg_files: list[bytes | None] | None = None) -> ImageSet:
         """Single-label construction: one class index per image (0-based)."""
         indices = np.asarray(class_indices, dtype=np.int64).reshape(-1)
         if num_classes is None:
@@ -79,12 +92,14 @@ class ImageSet:
                              f"[{indices.min()}, {indices.max()}]")
         labels = np.zeros((len(indices), num_classes), dtype=np.uint8)
         labels[np.arange(len(indices)), indices] = 1
-        return cls(name, list(images), labels, label_names)
+        return cls(name, list(images), labels, label_names, jpeg_files)
 
     def subset(self, indices: Sequence[int], name: str | None = None) -> ImageSet:
         """The examples at `indices`, in that order."""
         picked = np.asarray(indices, dtype=np.int64)
-        return ImageSet(name or self.name, [self.images[i] for i in picked], self.labels[picked], self.label_names)
+        files = None if self.jpeg_files is None else [self.jpeg_files[i] for i in picked]
+        return ImageSet(name or self.name, [self.images[i] for i in picked], self.labels[picked], self.label_names,
+                        files)
 
 
 def stratified_split(image_set: ImageSet, test_fraction: float, seed: int = 0) -> tuple[ImageSet, ImageSet]:

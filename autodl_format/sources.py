@@ -101,9 +101,21 @@ def _images_from_pil(pictures: list[Image.Image]) -> list[np.ndarray]:
     return [_pil_to_array(picture, grey) for picture in pictures]
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
+def _unchanged_jpeg(data: bytes, mode: str) -> bytes | None:
+    """`data` when it is a JPEG file that decodes, as it is, to an image of `mode` (L or RGB): no EXIF rotation
+    to apply, no colour conversion needed. Such bytes can be stored instead of a second, lossy compression."""
+    header = Image.open(io.BytesIO(data))  # reads the header only
+    rotated = header.getexif().get(_EXIF_ORIENTATION, 1) in range(2, 9)
+    return data if header.format == "JPEG" and header.mode == mode and not rotated else None
+
+
 def from_image_folder(root: str | Path, name: str | None = None) -> ImageSet:
     """One sub-folder per class (sorted names are the classes); every file with an image extension PIL knows
-    is an example, any size. Hidden files and other extensions are ignored."""
+    is an example, any size. Hidden files and other extensions are ignored. JPEG files keep their bytes
+    (ImageSet.jpeg_files) when they decode to the set's mode unchanged, so a JPEG writer stores them as they are."""
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: image folder does not exist")
@@ -112,18 +124,23 @@ def from_image_folder(root: str | Path, name: str | None = None) -> ImageSet:
     if len(class_dirs) < 2:
         raise DatasetError(f"{root}: expected one sub-folder per class (at least 2), found {len(class_dirs)}")
     pictures: list[Image.Image] = []
+    files: list[bytes] = []
     classes: list[int] = []
     for index, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+        paths = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
                        and p.suffix.lower() in extensions)
-        if not files:
+        if not paths:
             raise DatasetError(f"{class_dir}: class folder holds no image files")
-        for path in files:
-            pictures.append(_open_image(path, str(path)))
+        for path in paths:
+            files.append(path.read_bytes())
+            pictures.append(_open_image(files[-1], str(path)))
             classes.append(index)
     images = _images_from_pil(pictures)
+    mode = "L" if images[0].shape[-1] == 1 else "RGB"
+    jpeg_files = [_unchanged_jpeg(data, mode) for data in files]
     return ImageSet.from_class_indices(name or safe_name(root.name), images, classes,
-                                       label_names=[d.name for d in class_dirs])
+                                       label_names=[d.name for d in class_dirs],
+                                       jpeg_files=jpeg_files if any(jpeg_files) else None)
 
 
 def safe_name(text: str) -> str:
@@ -285,14 +302,19 @@ _RAW_LOADERS: dict[str, tuple[str, Callable[[Path, str], ImageSet]]] = {
     "opencv_digits": ("opencv_digits", _opencv_digits),
     "mini_cifar": ("autodl_contrib_examples", _mini_cifar),
 }
+# The README's "More domains": class-folder layout DIR/<class>/<file> (JPEG, PNG, and PPM that the writer
+# re-encodes); SOURCE.txt beside the class folders is not a folder, so it is not a class.
+CLASS_FOLDER_DATASETS = ("cifar10_jpg_2k", "intel_scenes_6cls", "hurricane_damage_sat", "dtd_textures_6cls",
+                         "bccd_wbc", "gtsrb_32px_43cls", "openmoji_9cat_72px", "quickdraw_6cls_28px",
+                         "fruit_contours_10cls")
+_RAW_LOADERS.update({name: (name, from_image_folder) for name in CLASS_FOLDER_DATASETS})
 # Videos (autodl_format.video), loaded with a frame cap and a segment count: mini-kth's six DivX (MPEG-4 part 2)
 # clips, and the GTSRB sign tracks as MJPEG clips.
 _VIDEO_LOADERS: dict[str, tuple[str, Callable[[Path, str, int, int], ImageSet]]] = {
     "mini_kth": ("autodl_contrib_examples", _mini_kth),
     "gtsrb_track_clips_video": ("gtsrb_track_clips_video", _video_folder),
 }
-# Every dataset of the shared README except autodl_sample_data (already in AutoDL format) and the class-folder
-# image sets of its "More domains" table (read with --source folder:PATH).
+# Every dataset of the shared README except autodl_sample_data (already in AutoDL format).
 RAW_DATASETS = tuple(_RAW_LOADERS) + tuple(_VIDEO_LOADERS)
 
 

@@ -7,8 +7,10 @@
 
 Test records get ids 0..N-1 (the solution row order) and empty label lists; train ids continue from N.
 Frames are PNG or JPEG (COMPRESSED, read back as float32 in [0, 1]) or DENSE float32 values x / 255, so both
-formats give a model the same value range. Everything is written into a temporary sibling directory that is
-renamed into place at the end, so a crash never leaves a half-written dataset under the final name.
+formats give a model the same value range. Under JPEG an image that carries its original JPEG file
+(ImageSet.jpeg_files) is stored as those bytes, unchanged, instead of being compressed a second time. Everything
+is written into a temporary sibling directory that is renamed into place at the end, so a crash never leaves a
+half-written dataset under the final name.
 """
 from __future__ import annotations
 
@@ -104,7 +106,8 @@ def _encode_frame(frame: np.ndarray, encoding: str) -> bytes:
     return buffer.getvalue()
 
 
-def _record(image: np.ndarray, label_row: np.ndarray | None, example_id: int, encoding: str) -> bytes:
+def _record(image: np.ndarray, label_row: np.ndarray | None, example_id: int, encoding: str,
+            jpeg_file: bytes | None) -> bytes:
     example = tf.train.SequenceExample()
     context = example.context.feature
     context["id"].int64_list.value.append(example_id)
@@ -117,8 +120,11 @@ def _record(image: np.ndarray, label_row: np.ndarray | None, example_id: int, en
             frames.feature.add().float_list.value.extend((frame.astype(np.float32) / 255.0).ravel().tolist())
     else:
         frames = example.feature_lists.feature_list["0_compressed"]
-        for frame in _frames(image):
-            frames.feature.add().bytes_list.value.append(_encode_frame(frame, encoding))
+        if encoding == "jpeg" and jpeg_file is not None:  # the original file, not compressed a second time
+            frames.feature.add().bytes_list.value.append(jpeg_file)
+        else:
+            for frame in _frames(image):
+                frames.feature.add().bytes_list.value.append(_encode_frame(frame, encoding))
     return example.SerializeToString()
 
 
@@ -128,9 +134,10 @@ def _write_subset(subset_dir: Path, name: str, subset: str, image_set: ImageSet,
     spec = _metadata(image_set, shape, encoding, label_names)
     (subset_dir / "metadata.textproto").write_text(format_data_specification(spec), encoding="utf-8")
     with tf.io.TFRecordWriter(str(subset_dir / f"sample-{name}-{subset}.tfrecord")) as records:
-        for offset, image in enumerate(image_set.images):
+        jpeg_files = image_set.jpeg_files or [None] * len(image_set)
+        for offset, (image, jpeg_file) in enumerate(zip(image_set.images, jpeg_files)):
             labels = image_set.labels[offset] if with_labels else None
-            records.write(_record(image, labels, first_id + offset, encoding))
+            records.write(_record(image, labels, first_id + offset, encoding, jpeg_file))
 
 
 def write_dataset(image_set_train: ImageSet, image_set_test: ImageSet, output_dir: str | Path, name: str,

@@ -1,6 +1,6 @@
 """Evaluate the shipped meta-classifiers on meta-test fingerprints (images never used in training).
 
-    python -m meta_classifier.evaluate [--json PATH] [--plot PATH] [--no-loo]
+    python -m meta_classifier.evaluate [--json PATH] [--plot PATH] [--no-loo] [--resume] [--max-seconds S]
 
 1. Identification accuracy of precalc / mlp_vote / kmeans_vote against the test batch size 1, 2, 4, ..., 1024:
    per known dataset, batches of b meta-test fingerprints of its original images (--all-variants: also of its
@@ -10,6 +10,11 @@
 2. Leave-one-dataset-out: for each known dataset, a precalc classifier with the shipped config is trained on the
    other datasets' meta-train fingerprints and shown batches (size --loo-batch) of the removed dataset's meta-test
    fingerprints: which known dataset it picks, how often, and with what mean confidence.
+
+With --json the file is rewritten after part 1 and after every leave-one-out row; --resume keeps what an earlier
+run with the same artefacts and settings wrote there (each row is computed on its own, so a resumed table equals
+an uninterrupted one), and --max-seconds stops starting leave-one-out fits after that long (exit code 3: re-run
+with --resume for the rest), so the evaluation can be done in short sessions on a shared machine.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 
 from autodl_format.files import write_atomic
@@ -30,6 +36,7 @@ from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, Fingerprin
 BATCH_SIZES = [2 ** i for i in range(11)]
 KINDS = ("precalc", "mlp_vote", "kmeans_vote")
 CHUNK_IMAGES = 1 << 17  # fingerprints per predict call, to bound memory at b = 1024
+UNFINISHED = 3  # exit code: --max-seconds ran out before the leave-one-out table was complete
 
 
 def batches_per_dataset(b: int, scale: float = 1.0) -> int:
@@ -63,9 +70,16 @@ def accuracy_by_batch_size(classifiers: dict, test: FingerprintSet, batch_sizes:
 
 
 def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: PrecalcMLPConfig, batch: int, n_batches: int,
-                  steps: int | None, seed: int) -> list[dict]:
+                  steps: int | None, seed: int, skip: frozenset[str] = frozenset(),
+                  on_row: Callable[[dict], None] | None = None, deadline: float | None = None) -> list[dict]:
+    """One row per known dataset not in `skip`, in catalogue order; `on_row` sees each row as it is made. No fit
+    starts after `deadline` (a time.perf_counter() value)."""
     rows = []
     for k, name in enumerate(train.names):
+        if name in skip:
+            continue
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         start = time.perf_counter()
         classifier = PrecalcMLP(config).fit(train.without(k), budget=steps, seed=seed)
         held_out = FingerprintSet([name], [g.__class__(0, g.variant, g.features) for g in test.groups_of(k)],
@@ -79,7 +93,23 @@ def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: PrecalcML
                      "seconds": round(time.perf_counter() - start, 1)})
         print(f"  {name:20s} -> {rows[-1]['chosen']:20s} share {rows[-1]['share']:.2f} "
               f"confidence {rows[-1]['mean_confidence']:.3f}", flush=True)
+        if on_row is not None:
+            on_row(rows[-1])
     return rows
+
+
+def _earlier_run(path: Path | None, settings: dict) -> dict:
+    """What an earlier run with these settings wrote to `path` (--resume), else nothing."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise MetaDataError(f"{path}: not valid JSON ({err}); delete it or run without --resume") from None
+    if earlier.get("details", {}).get("settings") != settings:
+        print(f"note: {path} was made with other artefacts or settings; starting again")
+        return {}
+    return earlier
 
 
 def plot(results: dict, path: Path, title: str) -> None:
@@ -120,19 +150,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--loo-steps", type=int, help="training steps per leave-one-out fit (default: config)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=123)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the results --json holds from an earlier run with the same artefacts and settings")
+    parser.add_argument("--max-seconds", type=float,
+                        help="start no leave-one-out fit after this many seconds (exit code 3 when unfinished)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.resume and args.json is None:
+        parser.error("--resume needs --json (the file to resume from)")
     import torch
 
     torch.set_num_threads(args.threads)
+    started = time.perf_counter()
     try:
         identity = load_catalogue(args.metadata)["fingerprint_network"]
         classifiers = {kind: load_classifier(args.artifacts, kind, identity) for kind in KINDS}
         test = load_fingerprints(args.metadata, "test", variants=None if args.all_variants else (0,),
                                  datasets=classifiers["precalc"].names)
+        batch_sizes = [b for b in BATCH_SIZES if b <= args.max_batch]
+        settings = {"names": test.names, "configs": {kind: classifiers[kind].config_dict() for kind in KINDS},
+                    "batch_sizes": batch_sizes, "scale": args.scale, "all_variants": args.all_variants,
+                    "seed": args.seed, "loo_batch": args.loo_batch, "loo_steps": args.loo_steps}
+        earlier = _earlier_run(args.json, json.loads(json.dumps(settings))) if args.resume else {}
     except (MetaDataError, ArtifactError, FingerprintMismatch) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -141,10 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{test.n_datasets} known datasets; meta-test images per dataset"
           + (" (smallest variant group)" if args.all_variants else "") + ": "
           + ", ".join(f"{name} {n}" for name, n in sizes.items()))
-    start = time.perf_counter()
-    batch_sizes = [b for b in BATCH_SIZES if b <= args.max_batch]
-    results, per_dataset = accuracy_by_batch_size(classifiers, test, batch_sizes, args.scale, args.seed)
-    print(f"\nidentification accuracy on meta-test ({time.perf_counter() - start:.0f} s)")
+    if earlier:
+        results = {kind: earlier[kind] for kind in KINDS}
+        per_dataset = earlier["details"]["per_dataset_at_64"]
+        print(f"\nidentification accuracy on meta-test (kept from {args.json})")
+    else:
+        start = time.perf_counter()
+        results, per_dataset = accuracy_by_batch_size(classifiers, test, batch_sizes, args.scale, args.seed)
+        print(f"\nidentification accuracy on meta-test ({time.perf_counter() - start:.0f} s)")
     print(f"{'batch':>6} " + " ".join(f"{kind:>12}" for kind in KINDS))
     for b in batch_sizes:
         print(f"{b:>6} " + " ".join(f"{results[kind][str(b)]:>12.4f}" for kind in KINDS))
@@ -160,18 +207,37 @@ def main(argv: list[str] | None = None) -> int:
     output["details"] = {"per_dataset_at_64": per_dataset, "meta_test_images": sizes,
                          "variants": "all" if args.all_variants else "original",
                          "batches_per_dataset": {str(b): batches_per_dataset(b, args.scale) for b in batch_sizes},
-                         "configs": {kind: classifiers[kind].config_dict() for kind in KINDS}}
-    if not args.no_loo:
-        print(f"\nleave-one-dataset-out (precalc, shipped config, test batch {args.loo_batch})")
-        train = load_fingerprints(args.metadata, "train", datasets=classifiers["precalc"].names)
-        output["leave_one_out"] = leave_one_out(train, test, classifiers["precalc"].config, args.loo_batch,
-                                                batches_per_dataset(args.loo_batch, args.scale), args.loo_steps,
-                                                args.seed)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(args.json, json.dumps(output, indent=1) + "\n")
+                         "settings": settings}
+
+    def save() -> None:
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(args.json, json.dumps(output, indent=1) + "\n")
+
+    save()
     if args.plot:
         plot(results, args.plot, f"meta-classifier identification, {test.n_datasets} known datasets")
+    if args.no_loo:
+        return 0
+    rows = earlier.get("leave_one_out", [])
+    output["leave_one_out"] = rows
+    print(f"\nleave-one-dataset-out (precalc, shipped config, test batch {args.loo_batch})"
+          + (f": {len(rows)} rows kept from {args.json}" if rows else ""))
+    train = load_fingerprints(args.metadata, "train", datasets=classifiers["precalc"].names)
+    deadline = None if args.max_seconds is None else started + args.max_seconds
+
+    def add(row: dict) -> None:
+        rows.append(row)
+        rows.sort(key=lambda r: test.names.index(r["removed"]))
+        save()
+
+    leave_one_out(train, test, classifiers["precalc"].config, args.loo_batch,
+                  batches_per_dataset(args.loo_batch, args.scale), args.loo_steps, args.seed,
+                  skip=frozenset(r["removed"] for r in rows), on_row=add, deadline=deadline)
+    left = test.n_datasets - len(rows)
+    if left:
+        print(f"leave-one-out: {len(rows)} of {test.n_datasets} done, {left} left; re-run with --resume")
+        return UNFINISHED
     return 0
 
 

@@ -14,11 +14,13 @@ Sources:
 Examples:
   python -m scripts.make_dataset --source digits --out data
   python -m scripts.make_dataset --source raw:coil20 --out data --test-fraction 0.3
-  python -m scripts.make_dataset --source folder:~/photos/pets --out data --name pets --encoding jpeg
+  python -m scripts.make_dataset --source folder:~/photos/pets --out data --name pets
   python -m scripts.make_dataset --source tfds:cifar10 --out data --max-samples 5000
   python -m scripts.make_dataset --source video-folder:../shared/datasets_raw/gtsrb_track_clips_video --out data
   python -m scripts.make_dataset --source mock-tfds:mnist --out /tmp/mock --max-samples 40
 
+Frames are stored as PNG, or with --encoding auto (the default) as the source's own JPEG files, byte for byte,
+when most of its images come from JPEG files (raw:NAME class-folder sets, folder:PATH of photos).
 The result is OUT/NAME; give that directory to ingestion as --dataset_dir. Neither the name nor the output
 path may contain "train" (see the protocol doc, section 1.2).
 
@@ -127,9 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--test-fraction", type=float, default=0.2, help="share of each class in test (0.2)")
     parser.add_argument("--max-samples", type=int, help="keep about this many examples (stratified; tfds: the "
                                                         "first ones read; mock-tfds: examples generated)")
-    parser.add_argument("--encoding", choices=("png", "jpeg", "dense"),
-                        help="frame storage: png (lossless; the default for images), jpeg (smaller, lossy; the "
-                             "default for videos), dense (float32)")
+    parser.add_argument("--encoding", choices=("auto", "png", "jpeg", "dense"), default="auto",
+                        help="frame storage: auto (default: jpeg for videos; for images the source's JPEG files "
+                             "unchanged when most images are JPEG files, else png), png (lossless), jpeg (original "
+                             "JPEG files kept, other frames compressed at quality 95), dense (float32)")
     parser.add_argument("--max-frames", type=int, default=MAX_FRAMES,
                         help=f"videos: frames kept per clip, sampled evenly ({MAX_FRAMES})")
     parser.add_argument("--video-segments", type=int, default=1,
@@ -151,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
                                 args.video_segments)
         image_set = subsample(image_set, args.max_samples, args.seed)
         name = args.name or image_set.name
-        encoding = args.encoding or ("jpeg" if image_set.is_video else "png")
+        encoding = args.encoding
+        if encoding == "auto":
+            encoding = "jpeg" if image_set.is_video else image_set.preferred_encoding
         dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, encoding, args.seed,
                                    args.overwrite)
     except (UsageError, DatasetError, ValueError, FileExistsError, OSError) as err:

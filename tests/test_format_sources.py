@@ -1,5 +1,6 @@
-"""Sources: every shared raw dataset (sizes and classes from datasets_raw/README.md, orientation checks against
-the README's transposes), arrays, image folders, scikit-learn digits, and the make_dataset CLI."""
+"""Sources: every shared raw dataset (sizes and classes from datasets_raw/README.md and the SOURCE.txt files,
+orientation checks against the README's transposes, the class-folder sets' JPEG files kept byte for byte and PPM
+re-encoded losslessly), arrays, image folders, scikit-learn digits, and the make_dataset CLI."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,8 +10,10 @@ from autodl_format.reader import load_task
 from autodl_format.sources import (RAW_DATASETS, from_arrays, from_image_folder, from_shared_raw, sklearn_digits,
                                    to_uint8)
 from scripts import make_dataset
+from tests import compressed_frames
 
-# name: (examples, classes, (H, W, C), examples per class when the README says they are balanced)
+# name: (examples, classes, (H, W, C) with None for a varying side, examples per class: one number when the README
+# says they are balanced, every class's count in class order for the imbalanced class-folder sets)
 README_TABLE = {
     "mnist_test": (10000, 10, (28, 28, 1), None),
     "notmnist_test": (10000, 10, (28, 28, 1), 1000),
@@ -30,7 +33,19 @@ README_TABLE = {
     # videos: (T, H, W, C), T capped at autodl_format.video.MAX_FRAMES = 64
     "mini_kth": (6, 6, (64, 120, 160, 1), 1),
     "gtsrb_track_clips_video": (150, 6, (30, 32, 32, 3), 25),
+    "cifar10_jpg_2k": (2000, 10, (32, 32, 3), 200),
+    "intel_scenes_6cls": (1140, 6, (None, 150, 3), 190),
+    "hurricane_damage_sat": (2000, 2, (128, 128, 3), 1000),
+    "dtd_textures_6cls": (450, 6, (None, None, 3), 75),
+    "bccd_wbc": (348, 4, (None, None, 3), (88, 33, 20, 207)),
+    "gtsrb_32px_43cls": (1720, 43, (32, 32, 3), 40),
+    "openmoji_9cat_72px": (1267, 9, (72, 72, 3), (85, 150, 149, 135, 150, 148, 150, 150, 150)),
+    "quickdraw_6cls_28px": (3000, 6, (28, 28, 1), 500),
+    "fruit_contours_10cls": (800, 10, (100, 100, 1), 80),
 }
+# (smallest, largest) of the varying sides, (H, W), from SOURCE.txt
+VARYING_SIDES = {"intel_scenes_6cls": ((76, 150), (150, 150)), "dtd_textures_6cls": ((300, 271), (659, 800)),
+                 "bccd_wbc": ((131, 131), (367, 367))}
 FACES = ("extended_yaleb", "orl_faces", "yale_faces", "msra25_faces", "warp_ar10p", "warp_pie10p")
 DIGITS_WITH_ONE_AT_INDEX_1 = ("mnist_test", "usps_test", "opencv_digits", "binary_alphadigits")
 
@@ -44,13 +59,21 @@ def test_raw_dataset_shapes_and_classes(name, autodl_raw_root):
     image_set = from_shared_raw(name, autodl_raw_root)
     examples, classes, shape, per_class = README_TABLE[name]
     assert len(image_set) == examples and image_set.num_classes == classes
-    assert {image.shape for image in image_set.images} == {shape}
+    shapes = np.array([image.shape for image in image_set.images])
+    if None in shape:
+        low, high = VARYING_SIDES[name]
+        assert shapes[:, :2].min(axis=0).tolist() == list(low) and shapes[:, :2].max(axis=0).tolist() == list(high)
+        assert set(shapes[:, 2].tolist()) == {shape[2]}
+    else:
+        assert {tuple(row) for row in shapes.tolist()} == {shape}
     counts = image_set.labels.sum(axis=0)
     assert (counts > 0).all() and (image_set.labels.sum(axis=1) == 1).all()
-    if per_class:
+    if isinstance(per_class, tuple):
+        assert tuple(counts.tolist()) == per_class
+    elif per_class:
         assert set(counts.tolist()) == {per_class}
-    stacked = np.stack(image_set.images)
-    assert stacked.dtype == np.uint8 and stacked.max() >= 200 and stacked.std() > 20  # scaled to 0..255
+    pixels = np.concatenate([image.ravel() for image in image_set.images])
+    assert pixels.dtype == np.uint8 and pixels.max() >= 200 and pixels.std() > 20  # scaled to 0..255
 
 
 def _mirror_correlation(image: np.ndarray, axis: int) -> float:
@@ -71,6 +94,30 @@ def test_digit_one_is_a_vertical_stroke(name, autodl_raw_root):
     ones = np.stack([im for im, row in zip(image_set.images, image_set.labels) if row[1]])[..., 0]
     mean = ones.astype(np.float64).mean(axis=0)
     assert mean.mean(axis=0).std() > 1.5 * mean.mean(axis=1).std()  # column profile peaked, row profile flat
+
+
+# name: (encoding chosen by --encoding auto, frames stored as the source's own JPEG file): dtd holds 7 grey JPEGs
+# in a colour set, which are converted to RGB and compressed again; GTSRB's PPM files become PNG.
+CLASS_FOLDER_STORAGE = {"bccd_wbc": ("jpeg", 348), "dtd_textures_6cls": ("jpeg", 443),
+                        "gtsrb_32px_43cls": ("png", 0)}
+
+
+@pytest.mark.parametrize("name", CLASS_FOLDER_STORAGE)
+def test_class_folder_sets_keep_jpeg_files_and_reencode_ppm(name, tmp_path, autodl_raw_root, capsys):
+    encoding, kept = CLASS_FOLDER_STORAGE[name]
+    assert make_dataset.main(["--source", f"raw:{name}", "--out", str(tmp_path), "--raw-root",
+                              str(autodl_raw_root)]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(f"classes, {encoding}")
+    originals = {path.read_bytes() for path in (autodl_raw_root / name).rglob("*.jp*g")}
+    stored = compressed_frames(tmp_path / name)
+    assert len(stored) == README_TABLE[name][0] and sum(frame in originals for frame in stored) == kept
+    task = load_task(tmp_path / name)
+    assert task.train.get_metadata().get_tensor_shape()[-1] == 3
+    if encoding == "png":  # lossless: the decoded PPM pixels, every one
+        assert all(frame.startswith(b"\x89PNG") for frame in stored)
+        read = [np.rint(example[0] * 255).astype(np.uint8).tobytes()
+                for subset in (task.train, task.test) for example, _ in subset.iter_numpy()]
+        assert sorted(read) == sorted(image.tobytes() for image in from_shared_raw(name, autodl_raw_root).images)
 
 
 def test_unknown_raw_name_and_missing_root(tmp_path):
@@ -111,6 +158,7 @@ def test_image_folder_modes_and_errors(tmp_path):
     image_set = from_image_folder(root)
     assert image_set.label_names == ["a_colour", "b_grey"] and image_set.num_channels == 3  # mixed -> RGB
     assert image_set.images[2].shape == (4, 6, 3) and image_set.labels.argmax(axis=1).tolist() == [0, 0, 1]
+    assert image_set.jpeg_files is None and image_set.preferred_encoding == "png"  # no JPEG files
     (root / "a_colour" / "broken.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(DatasetError, match="broken.jpg: not a readable image"):
         from_image_folder(root)
@@ -164,4 +212,6 @@ def test_image_folder_applies_exif_rotation(tmp_path):
     picture.save(tmp_path / "plain" / "q.jpg")
     image_set = from_image_folder(tmp_path)
     assert [im.shape for im in image_set.images] == [(4, 6, 3), (6, 4, 3)]  # classes sorted: plain, portrait
+    # the rotated file's bytes would decode sideways: only the plain one is kept for storing unchanged
+    assert image_set.jpeg_files == [(tmp_path / "plain" / "q.jpg").read_bytes(), None]
     assert repr(image_set) == f"ImageSet({tmp_path.name!r}, 2 examples, 2 classes, 2 different shapes)"

@@ -10,6 +10,7 @@ from autodl_format.reader import load_task
 from autodl_format.sources import from_image_folder, from_tfds
 from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
 from autodl_format.writer import write_dataset
+from tests import compressed_frames
 
 
 def _mock_tfds(builder: str, examples: int) -> ImageSet:
@@ -96,7 +97,10 @@ def test_variable_size_jpeg_folder(tmp_path):
     assert [im.shape[:2] for im in image_set.images] == [s for v in sizes.values() for s in v]
     train, test = stratified_split(image_set, 0.3, seed=0)
     assert all(train.labels[:, c].any() for c in range(3))
+    assert image_set.preferred_encoding == "jpeg"
     task = load_task(write_dataset(train, test, tmp_path / "out", "pets", encoding="jpeg"))
+    files = {path.read_bytes() for path in (tmp_path / "pics").rglob("*.jpg")}
+    assert set(compressed_frames(tmp_path / "out" / "pets")) == files  # the JPEG files themselves, not re-encoded
     assert task.train.get_metadata().get_tensor_shape() == (1, -1, -1, 3)
     assert task.train.get_dataset().element_spec[0].shape.as_list() == [1, None, None, 3]
     for subset, original in ((task.train, train), (task.test, test)):
@@ -104,6 +108,9 @@ def test_variable_size_jpeg_folder(tmp_path):
         for example, image in zip(read, original.images):
             assert example.shape == (1, *image.shape)
             assert np.abs(np.rint(example[0] * 255) - image).mean() < 3  # JPEG is lossy, but only slightly
+    write_dataset(train, test, tmp_path / "out", "pets_png")  # PNG: the decoded pixels, compressed losslessly
+    assert all(frame.startswith(b"\x89PNG") for frame in compressed_frames(tmp_path / "out" / "pets_png"))
+    _assert_pixels_equal(_read_all(load_task(tmp_path / "out" / "pets_png").test)[0], test)
 
 
 def test_dense_round_trip_and_grey(tmp_path):

@@ -37,12 +37,13 @@ def test_mismatched_network_fails_with_a_clear_message(net, tmp_path):
 
 
 def test_identifies_known_datasets_from_raw_images(net, autodl_raw_root):
-    """64 raw images (from the end of each file; the build sampled 600 at random, so a few may overlap) ->
-    fingerprint -> shipped precalc classifier -> the right dataset."""
+    """64 raw images (the last ones of each file or class-folder listing, one class for hurricane_damage_sat; the
+    build sampled 600 at random, so a few may overlap) -> fingerprint -> shipped precalc classifier -> the right
+    dataset."""
     from autodl_format.sources import from_shared_raw
 
     identifier = DatasetIdentifier(net, load_classifier(ARTIFACTS, "precalc", expected_identity=net.identity))
-    for name in ("notmnist_test", "extended_yaleb"):
+    for name in ("notmnist_test", "extended_yaleb", "hurricane_damage_sat"):
         probs = identifier.identify(from_shared_raw(name, autodl_raw_root).images[-64:])
         assert len(probs) == identifier.classifier.n_datasets and np.isclose(sum(probs.values()), 1.0, atol=1e-5)
         assert next(iter(probs)) == name, probs  # highest first
