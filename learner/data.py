@@ -20,6 +20,7 @@ import numpy as np
 from autodl_format.errors import first_line
 from autodl_format.image_set import scale_to_uint8
 from autodl_format.frameworks import tf
+from autodl_format.reader import evenly_spaced
 
 READ_BATCH = 32  # small: time boxes and deadlines are checked between batches
 
@@ -53,9 +54,7 @@ def _preprocess_fn(frames: int, side: int):
 
     def prep(example: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         example = tf.ensure_shape(example, [None, None, None, None])  # a dataset may not declare even the rank
-        length = tf.shape(example)[0]
-        index = tf.cast(tf.round(tf.linspace(0.0, tf.cast(length - 1, tf.float32), frames)), tf.int32)
-        picked = tf.gather(example, index)
+        picked = tf.gather(example, evenly_spaced(tf.shape(example)[0], frames))
         resized = tf.image.resize(picked, (side, side), antialias=True)
         return resized, labels
 

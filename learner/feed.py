@@ -1,8 +1,9 @@
 """The learner's data: train and test examples read into memory, at two sides.
 
 The early heads read at a small side (`early_side`) straight from the dataset's files (learner.records: JPEGs
-decoded at reduced DCT scale); fine-tuning and the network's predictions read at the stored side (`store_side`).
-When the sides agree, or the files cannot be used, one reader serves both. Readers are incremental: each call
+decoded at reduced DCT scale), and videos with few frames (`early_frames`, the others not decoded); fine-tuning
+and the network's predictions read at the stored side (`store_side`) with more frames (`frames`). When sides and
+frame counts agree, or the files cannot be used, one reader serves both. Readers are incremental: each call
 reads a little more, within the deadline it is given. Decoding rates are measured as they read, and give the
 time estimates of what is still unread.
 """
@@ -20,14 +21,17 @@ from learner.records import RecordSource
 
 
 class DataFeed:
-    def __init__(self, metadata, store_side: int, early_side: int, train_cap: int, frames: int,
+    def __init__(self, metadata, store_side: int, early_side: int, train_cap: int, frames: int, early_frames: int,
                  expected_test: int | None, log: logging.Logger) -> None:
-        """early_side: the side the early heads want; without usable train files the given dataset is read once,
-        at the stored side, and the early readers are the full ones."""
+        """early_side, early_frames: what the early heads want; without usable train files the given dataset is
+        read once, at the stored side and with all `frames`, and the early readers are the full ones."""
         self.store_side, self.train_cap, self.frames = store_side, train_cap, frames
         self.expected_test, self.log = expected_test, log
         self.records = RecordSource(metadata, log)
-        self.early_side = early_side if self.records.has_files("train") else store_side
+        files = self.records.has_files("train")
+        self.early_side = early_side if files else store_side
+        self.early_frames = early_frames if files else frames
+        self.shared = (self.early_side, self.early_frames) == (store_side, frames)  # one reader serves both
         self.given_train = self.given_test = None  # the datasets of the last train / test call
         # Built here when the files are usable, so that their pipelines are traced outside the budget (nothing is
         # read before the first train call); else on first use, from the given datasets.
@@ -39,22 +43,22 @@ class DataFeed:
     def _file_reader(self, subset: str, side: int, cap: int) -> StreamReader | None:
         if not self.records.has_files(subset):
             return None
-        return StreamReader(self.records.dataset(subset, side, None), self.frames, side, cap)
+        return StreamReader(self.records.dataset(subset, side, self.early_frames, None), self.early_frames, side, cap)
 
-    def _reader(self, subset: str, side: int, cap: int) -> StreamReader:
+    def _reader(self, subset: str, side: int, frames: int, cap: int) -> StreamReader:
         """A reader of the files at `side` when they are usable, else of the dataset given to the last call."""
         given = self.given_train if subset == "train" else self.given_test
         value_range = self.train_early.value_range if self.train_early is not None else None
-        return StreamReader(self.records.dataset(subset, side, given), self.frames, side, cap, value_range)
+        return StreamReader(self.records.dataset(subset, side, frames, given), frames, side, cap, value_range)
 
     # ------------------------------------------------------------------ train
     def read_first(self, limit: int, box: float, least: int, fits: Callable[[], bool]) -> float:
         """The first train examples, at the early side: up to `limit`, stopping after `box` seconds once `least`
         are read, and once `fits()` says the first prediction would no longer fit. Returns the seconds spent."""
         if self.train_early is None:
-            self.train_early = self._reader("train", self.early_side, self.train_cap)
+            self.train_early = self._reader("train", self.early_side, self.early_frames, self.train_cap)
         reader = self.train_early
-        if self.early_side == self.store_side:
+        if self.shared:
             self.train_full = reader
         start = time.monotonic()
         while reader.store.count < limit and not reader.exhausted:
@@ -69,8 +73,8 @@ class DataFeed:
 
     def read_more_train(self, deadline: float) -> bool:
         """Read more train data at the stored side until `deadline`; True when the stored rows changed."""
-        if self.train_full is None:  # the early rows are read again, at the stored side
-            self.train_full = self._reader("train", self.store_side, self.train_cap)
+        if self.train_full is None:  # the early rows are read again, at the stored side and with all frames
+            self.train_full = self._reader("train", self.store_side, self.frames, self.train_cap)
         reader = self.train_full
         if reader.exhausted:
             return False
@@ -93,11 +97,11 @@ class DataFeed:
         """The test reader a prediction needs: at the stored side for the network, at the early side for the
         ridge heads (one reader when the sides agree); made on first use, decoding nothing yet."""
         if self.test_early is None:
-            self.test_early = self._reader("test", self.early_side, sys.maxsize)
-        if self.early_side == self.store_side:
+            self.test_early = self._reader("test", self.early_side, self.early_frames, sys.maxsize)
+        if self.shared:
             self.test_full = self.test_early
         if network and self.test_full is None:
-            self.test_full = self._reader("test", self.store_side, sys.maxsize)
+            self.test_full = self._reader("test", self.store_side, self.frames, sys.maxsize)
         reader = self.test_full if network else self.test_early
         if reader.value_range is None:  # test values are mapped as the train values were
             reader.value_range = self.train_early.value_range

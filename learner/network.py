@@ -1,8 +1,10 @@
 """The classifier that is fine-tuned: a pretrained backbone, dropout, one linear layer.
 
 Input: uint8 batches (B, F, R, R, C) as stored by learner.data; `images` turns them into normalised float images
-on the device (grey -> 3 channels, the backbone's own normalisation), and `forward` runs every frame and averages
-the per-frame logits.
+on the device (grey -> 3 channels, the backbone's own normalisation), and `forward` runs every frame. Videos
+(F > 1) are combined by the temporal model: "mean" averages the per-frame logits; "conv" adds a residual
+temporal 1-D convolution block over the per-frame features before their mean, initialised to zero so that it
+starts as the mean (which the ridge-initialised head expects) and learns what the order of frames adds.
 """
 from __future__ import annotations
 
@@ -12,12 +14,35 @@ from torch import nn
 
 from learner.backbones import Backbone
 
+TEMPORAL_MODELS = ("mean", "conv")
+TEMPORAL_HIDDEN = 128  # channels inside the temporal block: small next to the backbone's 1280 features
+TEMPORAL_KERNEL = 3    # frames each temporal convolution sees
+
+
+class TemporalConv(nn.Module):
+    """Per-frame features (B, F, D) -> (B, F, D): x + pointwise(relu(conv_t(x))), conv_t over time, the last layer
+    zero-initialised (an identity at first)."""
+
+    def __init__(self, dim: int, hidden: int = TEMPORAL_HIDDEN, kernel: int = TEMPORAL_KERNEL) -> None:
+        super().__init__()
+        self.mix = nn.Conv1d(dim, hidden, kernel, padding=kernel // 2)
+        self.out = nn.Conv1d(hidden, dim, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.transpose(1, 2)  # (B, D, F): Conv1d runs along the last axis
+        return x + self.out(F.relu(self.mix(t))).transpose(1, 2)
+
 
 class Classifier(nn.Module):
     def __init__(self, backbone: Backbone, num_classes: int, dropout: float, freeze_fraction: float,
-                 adapt_batchnorm: bool = False) -> None:
+                 adapt_batchnorm: bool = False, temporal_model: str = "mean") -> None:
         super().__init__()
+        if temporal_model not in TEMPORAL_MODELS:
+            raise ValueError(f"temporal_model must be one of {', '.join(TEMPORAL_MODELS)}, not {temporal_model!r}")
         self.backbone_name = backbone.name
+        self.temporal = TemporalConv(backbone.feature_dim) if temporal_model == "conv" else None
         self.features = backbone.features
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(backbone.feature_dim, num_classes)
@@ -54,8 +79,12 @@ class Classifier(nn.Module):
         return self.features(images)
 
     def forward(self, images: torch.Tensor, frames: int = 1) -> torch.Tensor:
-        """Logits (B, K) of normalised images (B*frames, 3, R, R): per-frame logits averaged."""
-        logits = self.head(self.dropout(self.embed(images)))
+        """Logits (B, K) of normalised images (B*frames, 3, R, R), combined over frames by the temporal model."""
+        features = self.embed(images)
+        if frames > 1 and self.temporal is not None:
+            per_frame = features.view(-1, frames, features.shape[-1])
+            return self.head(self.dropout(self.temporal(per_frame).mean(dim=1)))
+        logits = self.head(self.dropout(features))
         if frames > 1:
             logits = logits.view(-1, frames, logits.shape[-1]).mean(dim=1)
         return logits

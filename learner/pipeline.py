@@ -138,7 +138,7 @@ class Learner:
         predictions), leaving time for the test pass of its prediction; skipped when that leaves too few rows."""
         run, cfg, reader = self.run, self.run.cfg, self.run.feed.train_early
         self.features_tried = True
-        per_image = cfg.cost_factor * run.runner.seconds_per_image
+        per_image = cfg.cost_factor * run.runner.seconds(1, run.feed.early_frames)
         test_pass = 0.0
         if cfg.early_predictions:
             test_pass = cfg.cost_factor * run.prediction_seconds(Source.FEATURES)
@@ -164,7 +164,10 @@ def _build_run(metadata, cfg: LearnerConfig) -> Run:
     """Sides, memory caps, the data feed, the pretrained network on its device (warmed up), the trainer."""
     log = get_logger()
     sequence, rows, cols, channels = metadata.get_tensor_shape()
-    frames = 1 if sequence == 1 else cfg.video_frames
+    # Videos: few frames for the first reads and heads, more for fine-tuning; never more than a fixed length has.
+    frames, early_frames = (1, 1) if sequence == 1 else (cfg.video_frames, cfg.video_frames_early)
+    if sequence > 1:
+        frames, early_frames = min(frames, sequence), min(early_frames, sequence)
     # Progressive resizing: data is stored once, at the top side or the native one when that is smaller (no point
     # keeping upscaled copies), and the network sees it resized on the device to the current side.
     store_side = min(cfg.max_side, max(rows, cols)) if rows > 0 and cols > 0 else cfg.max_side
@@ -179,7 +182,8 @@ def _build_run(metadata, cfg: LearnerConfig) -> Run:
     train_cap = affordable_samples(cfg.max_train_samples, cfg.max_train_memory_mb, frames,
                                    max(store_side, cfg.max_side), channels)
     early_side = min(cfg.side, store_side) if cfg.early_predictions else store_side
-    feed = DataFeed(metadata, store_side, early_side, train_cap, frames, expected_test, log)
+    early_frames = early_frames if cfg.early_predictions else frames  # without early predictions: one read
+    feed = DataFeed(metadata, store_side, early_side, train_cap, frames, early_frames, expected_test, log)
     torch.manual_seed(0)
     if not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(max(1, min(os.cpu_count() or 1, 16)))
@@ -187,13 +191,14 @@ def _build_run(metadata, cfg: LearnerConfig) -> Run:
     for reason in skipped:
         log.info("backbone fallback: %s", reason)
     net = Classifier(backbone, int(metadata.get_output_size()), cfg.dropout, cfg.freeze_fraction,
-                     cfg.adapt_batchnorm)
+                     cfg.adapt_batchnorm, cfg.temporal_model if frames > 1 else "mean")
     runner = NetRunner(net, frames, log)
     runner.warm_up(store_side, cfg.side)
     log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px (plain "
-             "resize), early heads at %d px, trained from %d px | keeps at most %d train examples | %d classes | "
-             "test size %s", cfg.to_dict(), backbone.name, runner.device, torch.get_num_threads(),
-             (sequence, rows, cols, channels), frames, store_side, feed.early_side, cfg.side, train_cap,
+             "resize), early heads at %d px with %d frame(s), trained from %d px%s | keeps at most %d train "
+             "examples | %d classes | test size %s", cfg.to_dict(), backbone.name, runner.device,
+             torch.get_num_threads(), (sequence, rows, cols, channels), frames, store_side, feed.early_side,
+             feed.early_frames, cfg.side, f", temporal model {cfg.temporal_model}" if frames > 1 else "", train_cap,
              metadata.get_output_size(), expected_test)
     return Run(cfg=cfg, log=log, clock=Clock(), num_classes=int(metadata.get_output_size()), frames=frames, net=net,
                runner=runner, trainer=StepTrainer(net, runner, cfg, frames, log), feed=feed,

@@ -56,7 +56,8 @@ class Run:
         """One prediction pass over the test set (decoding excluded)."""
         if source is Source.PIXELS:
             return self.pixel_seconds * self.feed.test_count()
-        return self.runner.seconds_per_image * self.feed.test_count() * (2 if flip else 1)
+        frames = self.frames if source is Source.NETWORK else self.feed.early_frames  # features: the early copy
+        return self.runner.seconds(self.feed.test_count(), frames) * (2 if flip else 1)
 
     def prediction_seconds(self, source: Source, flip: bool = False) -> float:
         """A prediction with `source`: its test pass plus decoding what is still unread of the test set."""

@@ -34,7 +34,7 @@ class FineTuning:
         """Seconds a train call must leave for the validation passes that end it (the flipped one included) and
         the test pass after it."""
         run = self.run
-        passes = 3 * run.runner.seconds_per_image * len(run.val_index) * run.frames  # plain, then flipped
+        passes = 3 * run.runner.seconds(len(run.val_index), run.frames)  # plain, then flipped
         evaluation = passes + run.trainer.seconds_per_step()
         network_prediction = run.prediction_seconds(Source.NETWORK, self.use_flip())
         return run.cfg.cost_factor * (network_prediction + evaluation) + run.clock.safety_margin()

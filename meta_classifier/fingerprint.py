@@ -1,9 +1,10 @@
 """The fingerprint network: a frozen ImageNet backbone mapping each image to one feature vector.
 
-Images of any size, grey or colour, uint8 in [0, 255] or float in [0, 1], (H, W, C) or video (T, H, W, C) (the
-middle frame is used, as one frame per video carries the dataset's look), are resized so the long side equals
-`input_size` keeping the aspect ratio, padded to a square (never stretched), grey is repeated to 3 channels, and
-the backbone's own normalisation is applied. Output: (n, feature_dim) float32.
+Images of any size, grey or colour, uint8 in [0, 255] or float in [0, 1], (H, W, C) or video (T, H, W, C), are
+resized so the long side equals `input_size` keeping the aspect ratio, padded to a square (never stretched), grey
+is repeated to 3 channels, and the backbone's own normalisation is applied. A video is fingerprinted from its
+frames: up to VIDEO_FRAMES of them, evenly spaced, each through the network, their features averaged (a video set
+then looks like what its frames show over time, not like one chosen still). Output: (n, feature_dim) float32.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from learner.backbones import Backbone, build_first_available
 
 DEFAULT_BACKBONES = ("resnet18", "efficientnet_lite0")
 DEFAULT_INPUT_SIZE = 96
+VIDEO_FRAMES = 8  # frames per video that are fingerprinted (their features averaged)
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -30,20 +32,22 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def single_frame(example: np.ndarray) -> np.ndarray:
-    """(H, W, C) stays; (T, H, W, C) -> its middle frame."""
-    if example.ndim == 4:
-        return example[example.shape[0] // 2]
-    if example.ndim == 3:
-        return example
+def frames_of(example: np.ndarray, count: int = VIDEO_FRAMES) -> list[np.ndarray]:
+    """The frames to fingerprint: an image (H, W[, C]) is one; a video (T, H, W, C) gives up to `count` frames
+    spread evenly from the first to the last."""
+    example = np.asarray(example)
     if example.ndim == 2:
-        return example[:, :, None]
+        return [example[:, :, None]]
+    if example.ndim == 3:
+        return [example]
+    if example.ndim == 4 and len(example):
+        return [example[i] for i in np.unique(np.round(np.linspace(0, len(example) - 1, count)).astype(int))]
     raise ValueError(f"expected an image (H,W,C) or video (T,H,W,C), got shape {example.shape}")
 
 
 def letterbox(image: np.ndarray, size: int) -> torch.Tensor:
     """One image (H, W, C) -> float tensor (3, size, size) in [0, 1]: aspect kept, zero-padded, grey -> RGB."""
-    image = single_frame(np.asarray(image))
+    image = np.asarray(image)
     tensor = torch.from_numpy(np.array(image)).permute(2, 0, 1).float()  # a copy: inputs may be read-only
     if image.dtype == np.uint8:
         tensor = tensor / 255.0
@@ -102,15 +106,26 @@ class FingerprintNet:
         return self.backbone.normalize(batch).contiguous(memory_format=torch.channels_last)
 
     def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Images -> (n, feature_dim) float32 fingerprints."""
+        """Images or videos -> (n, feature_dim) float32 fingerprints (a video's: the mean over its frames)."""
+        frames: list[np.ndarray] = []
+        owners: list[int] = []
+        for index, example in enumerate(images):
+            picked = frames_of(example)
+            frames += picked
+            owners += [index] * len(picked)
         chunks = []
         with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                chunk = self.preprocess(images[start:start + self.batch_size])
+            for start in range(0, len(frames), self.batch_size):
+                chunk = self.preprocess(frames[start:start + self.batch_size])
                 chunks.append(self.model(chunk).float().numpy())
         if not chunks:
             return np.zeros((0, self.feature_dim), dtype=np.float32)
-        return np.concatenate(chunks).astype(np.float32, copy=False)
+        features = np.concatenate(chunks).astype(np.float32, copy=False)
+        if len(features) == len(images):  # one frame each: nothing to average
+            return features
+        sums = np.zeros((len(images), self.feature_dim), dtype=np.float64)
+        np.add.at(sums, np.asarray(owners), features)
+        return (sums / np.bincount(owners, minlength=len(images))[:, None]).astype(np.float32)
 
 
 def benchmark(net: FingerprintNet, n_images: int = 256, image_shape: tuple[int, int, int] = (32, 32, 3),

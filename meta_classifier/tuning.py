@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from hpo.bohb import run_bohb
+from hpo.logs import Evaluation
 from learner.knobs import from_sample, search_space
-from meta_classifier.bohb import BohbRun, run_bohb
 from meta_classifier.classifiers import CLASSIFIERS, mean_nll
 from meta_classifier.known import FingerprintSet
 
@@ -31,7 +32,7 @@ def to_classifier_config(kind: str, sampled: dict[str, Any]) -> Any:
 class TuningResult:
     kind: str
     best_config: Any
-    runs: list[BohbRun]
+    runs: list[Evaluation]
     seconds: float
 
 

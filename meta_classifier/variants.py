@@ -3,7 +3,8 @@ like rather than its image size or colour format.
 
 Each variant transforms every image of a dataset the same way (a real dataset is homogeneous): a lower
 resolution, grey <-> colour, or random crops. Images are float32 (H, W, C) in [0, 1], as the AutoDL reader gives
-them; outputs are too.
+them; outputs are too. Videos (T, H, W, C) get one draw of the randomness for all their frames (one crop per
+clip, as a camera would frame it).
 """
 from __future__ import annotations
 
@@ -48,16 +49,27 @@ def random_crop(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(image[top:top + crop_h, left:left + crop_w])
 
 
+Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def _each_frame(transform: Transform, example: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An image transformed; a video's frames all transformed with the same random draw."""
+    if example.ndim == 3:
+        return transform(example, rng)
+    seed = int(rng.integers(2**32))
+    return np.stack([transform(frame, np.random.default_rng(seed)) for frame in example])
+
+
 def make_variant(name: str, images: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """Apply variant `name` to every image (H, W, C) float32 in [0, 1]; deterministic given seed."""
+    """Apply variant `name` to every image (H, W, C) or video (T, H, W, C), float32 in [0, 1]; deterministic
+    given seed."""
     rng = np.random.default_rng(seed)
     if name == "original":
         return list(images)
+    transforms: dict[str, Transform] = {"half_resolution": half_resolution, "random_crop": random_crop}
     if name == "colour_swap":
         tint = rng.uniform(0.4, 1.0, size=3).astype(np.float32)  # one tint for the whole dataset
-        return [colour_swap(image, rng, tint) for image in images]
-    transforms: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
-        "half_resolution": half_resolution, "random_crop": random_crop}
+        transforms[name] = lambda image, generator: colour_swap(image, generator, tint)
     if name not in transforms:
         raise ValueError(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-    return [transforms[name](image, rng) for image in images]
+    return [_each_frame(transforms[name], image, rng) for image in images]

@@ -5,17 +5,21 @@
 
 Variants: linear_pixels (trivial baseline: ridge on 16x16 raw pixels, scripts/baselines/linear_pixels),
 generalist (model.py with portfolio/generalist.json), generalist_late (the same without the early-prediction
-schedule: one prediction at the end), or any portfolio name / JSON path (model.py with that config).
+schedule: one prediction at the end), or any portfolio name / JSON path (model.py with that config; a path is
+labelled by its file name without the suffix).
 Datasets are AutoDL dataset directories (make them with `python -m scripts.make_dataset --source raw:NAME`).
 
 Writes to --out: results.md and results.csv (ALC, NAUC of the last prediction, time of the first prediction,
 number of predictions, train images/s from the learner's log) and learning_curves.png (all curves), plus each
-run's predictions, scores and ingestion log under OUT/runs/DATASET/VARIANT.
+run's predictions, scores, ingestion log and row.json under OUT/runs/DATASET/VARIANT. --resume takes the runs
+whose row.json exists from there instead of running them again; --max-runs N stops after N new runs (so a long
+benchmark can run in pieces: repeat the same command with --resume until it has every run).
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -23,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from learner.config import ConfigError, config_path, load_config
+from learner.config import CONFIG_SUFFIXES, ConfigError, config_path, load_config
 from scripts import REPO_ROOT
 from scripts.run_task import run_task
 
@@ -65,8 +69,17 @@ def train_images_per_second(log_text: str) -> float | None:
     return sum(s * rate for s, rate in chunks) / seconds if seconds > 0 else None
 
 
+def label(variant: str) -> str:
+    """A variant's name in tables, curves and run folders: a config path by its file name without the suffix."""
+    return Path(variant).stem if variant.endswith(CONFIG_SUFFIXES) else variant
+
+
+def run_dir(out: Path, dataset_dir: Path, variant: str) -> Path:
+    return out / "runs" / dataset_dir.name / label(variant)
+
+
 def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None) -> Row:
-    work = out / "runs" / dataset_dir.name / variant
+    work = run_dir(out, dataset_dir, variant)
     work.mkdir(parents=True, exist_ok=True)
     code_dir, extra = variant_setup(variant, work)
     env = dict(os.environ, **extra)
@@ -74,9 +87,20 @@ def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: 
         env["OMP_NUM_THREADS"] = str(threads)
     result = run_task(dataset_dir, code_dir, work, budget, env=env)
     log_text = result.ingestion_log.read_text(errors="replace")
-    return Row(dataset_dir.name, variant, result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
-               result.timestamps[0] if result.timestamps else None, len(result.timestamps),
-               train_images_per_second(log_text), result.timestamps, result.nauc_scores)
+    row = Row(dataset_dir.name, label(variant), result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
+              result.timestamps[0] if result.timestamps else None, len(result.timestamps),
+              train_images_per_second(log_text), result.timestamps, result.nauc_scores)
+    (work / "row.json").write_text(json.dumps({"budget": budget, "row": dataclasses.asdict(row)}) + "\n")
+    return row
+
+
+def earlier_row(dataset_dir: Path, variant: str, budget: float, out: Path) -> Row | None:
+    """The row of a run already made with this budget (its row.json), else None."""
+    path = run_dir(out, dataset_dir, variant) / "row.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return Row(**saved["row"]) if saved["budget"] == budget else None
 
 
 def _fmt(value: object) -> str:
@@ -128,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=300.0, help="time budget T per run, seconds (300)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "benchmark")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs")
+    parser.add_argument("--resume", action="store_true", help="reuse the runs already in --out (same budget)")
+    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     args = parser.parse_args(argv)
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
@@ -141,13 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark: variant: {error}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, new_runs = [], 0
     for dataset_dir in args.datasets:
         for variant in args.variants:
-            print(f"benchmark: {dataset_dir.name} / {variant} ({args.budget:g} s) ...", flush=True)
-            row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads)
-            print(f"benchmark: {dataset_dir.name} / {variant}: ALC {row.alc:.4f}, {row.predictions} predictions, "
-                  f"first at {_fmt(row.first_prediction_s)} s", flush=True)
+            row = earlier_row(dataset_dir, variant, args.budget, args.out.resolve()) if args.resume else None
+            if row is None:
+                if args.max_runs is not None and new_runs >= args.max_runs:
+                    continue
+                print(f"benchmark: {dataset_dir.name} / {label(variant)} ({args.budget:g} s) ...", flush=True)
+                row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads)
+                new_runs += 1
+                print(f"benchmark: {dataset_dir.name} / {row.variant}: ALC {row.alc:.4f}, {row.predictions} "
+                      f"predictions, first at {_fmt(row.first_prediction_s)} s", flush=True)
             rows.append(row)
             write_tables(rows, args.out, args.budget)  # after every run: partial results survive an interrupt
     plot_curves(rows, args.out, args.budget)

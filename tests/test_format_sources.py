@@ -30,6 +30,9 @@ README_TABLE = {
     "pneumoniamnist": (3882 + 524 + 624, 2, (28, 28, 1), None),
     "opencv_digits": (5000, 10, (20, 20, 1), 500),
     "mini_cifar": (100, 10, (32, 32, 3), None),
+    # videos: (T, H, W, C), T capped at autodl_format.video.MAX_FRAMES = 64
+    "mini_kth": (6, 6, (64, 120, 160, 1), 1),
+    "gtsrb_track_clips_video": (150, 6, (30, 32, 32, 3), 25),
     "cifar10_jpg_2k": (2000, 10, (32, 32, 3), 200),
     "intel_scenes_6cls": (1140, 6, (None, 150, 3), 190),
     "hurricane_damage_sat": (2000, 2, (128, 128, 3), 1000),
@@ -118,8 +121,8 @@ def test_class_folder_sets_keep_jpeg_files_and_reencode_ppm(name, tmp_path, auto
 
 
 def test_unknown_raw_name_and_missing_root(tmp_path):
-    with pytest.raises(DatasetError, match="mini-kth is not supported"):
-        from_shared_raw("mini_kth", tmp_path)
+    with pytest.raises(DatasetError, match="unknown raw dataset 'kth'"):
+        from_shared_raw("kth", tmp_path)
     with pytest.raises(DatasetError, match=f"{tmp_path / 'coil20'}: raw dataset folder missing"):
         from_shared_raw("coil20", tmp_path)
 

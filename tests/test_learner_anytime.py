@@ -53,10 +53,10 @@ def test_record_source_reads_the_files_and_falls_back_to_the_given_dataset(photo
     source = RecordSource(photo_task.train.get_metadata(), get_logger())
     assert source.has_files("train") and source.has_files("test")
     given = photo_task.train.get_dataset()
-    assert source.dataset("train", 64, given) is not given
+    assert source.dataset("train", 64, 1, given) is not given
     blind = RecordSource(metadata_without_files(photo_task, root), get_logger())
     assert not blind.has_files("train") and not blind.has_files("test")
-    assert blind.dataset("train", 64, given) is given
+    assert blind.dataset("train", 64, 1, given) is given
 
 
 def test_without_files_the_learner_reads_the_given_datasets_once(photo_task, root):

@@ -23,6 +23,15 @@ def test_benchmark_writes_tables_and_curves(tmp_path_factory):
     assert float(rows[0]["alc"]) > 0.5 and 0 < float(rows[0]["first_prediction_s"]) < 20
     assert "| digitsbench | linear_pixels |" in (out / "results.md").read_text()
     assert (out / "learning_curves.png").stat().st_size > 1000
+    log = out / "runs" / "digitsbench" / "linear_pixels" / "ingestion.log"
+    before = log.stat().st_mtime_ns
+    config = tmp_path_factory.mktemp("configs") / "pixels_only.json"
+    config.write_text('{"early_predictions": true}')
+    # --resume keeps the finished run, --max-runs 0 starts no new one: the table holds the old row only
+    assert main(["--datasets", str(dataset), "--variants", "linear_pixels", str(config), "--budget", "20",
+                 "--out", str(out), "--resume", "--max-runs", "0"]) == 0
+    assert log.stat().st_mtime_ns == before
+    assert [r["variant"] for r in csv.DictReader(open(out / "results.csv"))] == ["linear_pixels"]
 
 
 def test_a_bad_config_variant_fails_before_any_run(tmp_path, capsys):

@@ -4,13 +4,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from learner.config import CONFIG_ENV, PORTFOLIO_DIR, ConfigError, LearnerConfig, config_from_dict, load_config
+from learner.config import (CONFIG_ENV, PORTFOLIO_DIR, TUNING_RECORD, ConfigError, LearnerConfig, config_from_dict,
+                            load_config)
 from learner.knobs import from_mapping, from_sample, knob, search_space
 
 
 def test_portfolio_files_hold_only_what_differs_from_the_defaults():
     for path in PORTFOLIO_DIR.glob("*.json"):
         raw = json.loads(path.read_text())
+        raw.pop(TUNING_RECORD, None)  # a tuned entry's provenance, not a setting
         config = load_config(str(path))
         assert config.to_dict() == raw, path  # nothing repeats a default
     assert load_config() == LearnerConfig()  # the generalist is the declared defaults
@@ -33,12 +35,13 @@ def test_a_field_declared_once_is_validated_loadable_and_tunable():
 def test_search_space_round_trip_conditions_and_order():
     space = search_space(LearnerConfig, seed=3)
     assert {"backbone", "lr", "batch_size", "optimizer", "sgd_momentum", "side", "max_side"} <= set(space)
-    assert "video_frames" not in space  # declared without a search range: not tuned
+    assert "max_train_samples" not in space  # declared without a search range: not tuned
+    assert list(space["temporal_model"].choices) == ["mean", "conv"]
     seen_sgd = seen_adam = False
     for sampled in space.sample_configuration(200):
         values = dict(sampled)
         config = from_sample(LearnerConfig, values)  # every sample is a valid config
-        assert config.max_side >= config.side
+        assert config.max_side >= config.side and config.video_frames >= config.video_frames_early
         assert ("sgd_momentum" in values) == (values["optimizer"] == "sgd")  # only under SGD
         seen_sgd |= values["optimizer"] == "sgd"
         seen_adam |= values["optimizer"] == "adam"
@@ -49,6 +52,7 @@ def test_search_space_round_trip_conditions_and_order():
 @pytest.mark.parametrize("field, value", [
     ("lr", 0.6), ("lr", 1e-6), ("batch_size", 8), ("batch_size", 256), ("dropout", 0.0), ("dropout", 1.0),
     ("freeze_fraction", 1.5), ("augmentation", 3), ("side", 8), ("video_frames", 0),
+    ("temporal_model", "lstm"), ("video_frames_early", 65),
     ("backbone", "vgg16"), ("optimizer", "rmsprop"), ("batch_size", 32.5), ("early_predictions", "yes"),
     ("prediction_growth", 1.0), ("max_train_samples", 0),
 ])

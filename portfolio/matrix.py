@@ -1,0 +1,149 @@
+"""The performance matrix: every portfolio config run on every known dataset's tuning split at one budget, the
+same seed for all (the learner seeds itself; the data order is fixed).
+
+    python -m portfolio.matrix run --budget 60 --workers 2          # fills portfolio/performance_matrix.csv
+    python -m portfolio.matrix status
+
+Rows are configs named by the dataset they were tuned on (plus `generalist`), columns are datasets, cells are ALCs.
+The CSV is rewritten whole (atomically) after every finished cell, so a stopped run loses only the cells in
+flight and the same command resumes with the empty cells. A config or dataset added later only adds cells.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from autodl_format.files import atomic_path
+from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR, TUNING_RECORD
+from portfolio.objective import evaluate_config
+from portfolio.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
+from scripts import REPO_ROOT
+
+MATRIX_FILE = PORTFOLIO_DIR / "performance_matrix.csv"
+Matrix = dict[str, dict[str, float]]  # config -> dataset -> ALC
+
+
+def portfolio_configs(portfolio_dir: Path = PORTFOLIO_DIR) -> dict[str, dict]:
+    """The generalist and every tuned entry (a portfolio file with a tuning record), by name, as learner fields."""
+    configs = {}
+    for path in sorted(portfolio_dir.glob("*.json")):
+        raw = json.loads(path.read_text())
+        if path.stem == DEFAULT_CONFIG or TUNING_RECORD in raw:
+            configs[path.stem] = {key: value for key, value in raw.items() if key != TUNING_RECORD}
+    return configs
+
+
+def read_matrix(path: Path = MATRIX_FILE) -> Matrix:
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return {row["config"]: {key: float(value) for key, value in row.items() if key != "config" and value}
+            for row in rows}
+
+
+def write_matrix(matrix: Matrix, path: Path = MATRIX_FILE) -> None:
+    datasets = sorted({dataset for row in matrix.values() for dataset in row})
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["config", *datasets])
+            for config in sorted(matrix):
+                writer.writerow([config, *(f"{matrix[config][d]:.4f}" if d in matrix[config] else ""
+                                           for d in datasets)])
+
+
+def check_budget(path: Path, budget: float) -> None:
+    """One matrix, one budget: a sidecar file (JSON; not *.json, which holds configs) records it, and resuming at
+    another budget is refused."""
+    sidecar = path.with_suffix(".settings")
+    if sidecar.is_file():
+        recorded = json.loads(sidecar.read_text())["budget_s"]
+        if recorded != budget:
+            raise ValueError(f"{path}: its cells were run at T = {recorded:g} s, not {budget:g} s; use that budget "
+                             "or another --matrix file")
+    else:
+        sidecar.write_text(json.dumps({"budget_s": budget, "threads_per_cell": 1,
+                                       "command": "python -m portfolio.matrix run --budget " + f"{budget:g}"}) + "\n")
+
+
+def missing_cells(matrix: Matrix, configs: list[str], datasets: list[str]) -> list[tuple[str, str]]:
+    return [(c, d) for d in datasets for c in configs if d not in matrix.get(c, {})]
+
+
+def fill(configs: dict[str, dict], datasets: list[str], budget: float, workers: int, path: Path,
+         work_dir: Path, tuning_root: Path) -> Matrix:
+    """Run the missing cells, `workers` at a time (one thread each), writing the matrix after every cell."""
+    from tqdm import tqdm
+
+    matrix = read_matrix(path)
+    todo = missing_cells(matrix, list(configs), datasets)
+    dataset_dirs = {d: ensure_tuning_dataset(d, tuning_root) for d in datasets}
+    lock = threading.Lock()
+
+    def run(cell: tuple[str, str]) -> tuple[str, str, float]:
+        config, dataset = cell
+        alc, _ = evaluate_config(configs[config], dataset_dirs[dataset], budget,
+                                 work_dir / dataset / f"{config}_{time.time_ns() % 10**9}")
+        return config, dataset, alc
+
+    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc="matrix", unit="cell") as bar:
+        for future in as_completed([pool.submit(run, cell) for cell in todo]):
+            config, dataset, alc = future.result()
+            with lock:
+                matrix.setdefault(config, {})[dataset] = alc
+                write_matrix(matrix, path)
+            bar.update()
+            bar.set_postfix_str(f"{config} on {dataset}: {alc:.4f}")
+    return matrix
+
+
+def status(path: Path, configs: list[str], datasets: list[str]) -> str:
+    matrix = read_matrix(path)
+    missing = missing_cells(matrix, configs, datasets)
+    done = len(configs) * len(datasets) - len(missing)
+    lines = [f"{path}: {done} of {len(configs) * len(datasets)} cells ({len(configs)} configs x {len(datasets)} "
+             f"datasets); {len(missing)} left"]
+    for config in configs:
+        row = matrix.get(config, {})
+        if row:
+            lines.append(f"  {config:<22} {len(row):>3} cells, mean ALC {sum(row.values()) / len(row):.4f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from meta_classifier.known import load_catalogue
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("run", "status"))
+    parser.add_argument("--budget", type=float, default=60.0, help="time budget T of every cell, seconds (60)")
+    parser.add_argument("--workers", type=int, default=2, help="cells run at once, one thread each (2)")
+    parser.add_argument("--datasets", nargs="+", help="known datasets (default: the whole catalogue)")
+    parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
+    parser.add_argument("--portfolio_dir", type=Path, default=PORTFOLIO_DIR)
+    parser.add_argument("--work_dir", type=Path, default=REPO_ROOT / "runs" / "matrix")
+    parser.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT)
+    args = parser.parse_args(argv)
+    datasets = args.datasets or [d["name"] for d in load_catalogue()["datasets"]]
+    configs = portfolio_configs(args.portfolio_dir)
+    if args.command == "status":
+        print(status(args.matrix, list(configs), datasets))
+        return 0
+    try:
+        check_budget(args.matrix, args.budget)
+        fill(configs, datasets, args.budget, args.workers, args.matrix, args.work_dir, args.tuning_root)
+    except (TuningDataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(status(args.matrix, list(configs), datasets))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
