@@ -10,6 +10,7 @@ The master logs every finished evaluation at once and resumes from its log folde
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 import tempfile
@@ -26,6 +27,15 @@ from hpo.transport import LOOPBACK, configure_pyro, to_plain
 
 # loss, or (loss, info): info is any JSON-able dict kept with the evaluation in the log
 Objective = Callable[[dict[str, Any], float], Union[float, tuple[float, dict]]]
+
+
+def named_object(spec: str, flag: str) -> Any:
+    """The object a MODULE:NAME spec names (workers' objectives, masters' spaces); ValueError naming the flag."""
+    module_name, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"{flag} {spec}: {error}") from None
 
 
 def quiet_logger(name: str) -> logging.Logger:

@@ -9,21 +9,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-from hpo.bohb import run_master
+from hpo.bohb import named_object, run_master
 from hpo.logs import SearchLogError, Settings
 from hpo.transport import LOOPBACK
 
 
 def load_space(spec: str):
-    module_name, _, function_name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), function_name)()
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"--space {spec}: {error}") from None
+    return named_object(spec, "--space")()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,20 +10,15 @@ until the master shuts it down, and evaluates them with an objective named by im
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-from hpo.bohb import Objective, serve
+from hpo.bohb import Objective, named_object, serve
 from hpo.transport import LOOPBACK
 
 
 def load_objective(spec: str, options: list[str]) -> Objective:
     """MODULE:FACTORY plus KEY=VALUE options -> the objective; ValueError with one line when that fails."""
-    module_name, _, factory_name = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), factory_name)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(f"--objective {spec}: {error}") from None
+    factory = named_object(spec, "--objective")
     pairs = [option.partition("=") for option in options]
     bad = [key for key, equals, _ in pairs if not equals]
     if bad:
