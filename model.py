@@ -5,7 +5,9 @@ safety net: an exception inside train or test is logged in one line and the last
 so an error late in the run never costs the predictions already made.
 
 Config: the constructor keyword `config` (a portfolio name such as "generalist", or a JSON path), else the env
-var AUTODL_LEARNER_CONFIG, else portfolio/generalist.json.
+var AUTODL_LEARNER_CONFIG; with neither, the config is meta-learned (portfolio.selection): the run starts with
+the generalist, and after the first prediction a random batch of train examples is fingerprinted and the
+portfolio config the choice rule (portfolio/choice.json, or the env var AUTODL_CHOICE_RULE) picks takes over.
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingest
 import autodl_format.frameworks  # noqa: E402,F401 - first: torch and TensorFlow safe in either import order
 
 from autodl_format.errors import first_line  # noqa: E402
-from learner.config import load_config  # noqa: E402
+from learner.config import CONFIG_ENV, load_config  # noqa: E402
 from learner.pipeline import Learner, get_logger  # noqa: E402
 from learner.runtime import tune_allocator  # noqa: E402
+from portfolio.choice import RULE_ENV, load_settings  # noqa: E402
+from portfolio.selection import ConfigSelection  # noqa: E402
 
 MAX_FAILED_TRAIN_CALLS = 2
 
@@ -32,15 +36,21 @@ class Model:
         if getattr(metadata, "is_sparse", lambda: False)():
             raise ValueError(f"{metadata.get_dataset_name()}: SPARSE (tabular/text) data is not supported by this "
                              f"image/video model")
-        self.config = load_config(config)
+        fixed = config or os.environ.get(CONFIG_ENV)
+        self.config = load_config(fixed)
         tune_allocator()
         self.learner = Learner(metadata, self.config)
+        self.selection = None if fixed else ConfigSelection.prepare(
+            metadata, self.log, load_settings(rule=os.environ.get(RULE_ENV) or None))
         self.done_training = False
         self.failed_train_calls = 0
 
     def train(self, dataset, remaining_time_budget: float | None = None) -> None:
         if self.done_training:
             return
+        if self.selection is not None and self.learner.first_read_done:  # once, after the first prediction
+            selection, self.selection = self.selection, None
+            self.learner = selection.choose(self.learner, remaining_time_budget)
         try:
             self.learner.train(dataset, remaining_time_budget=remaining_time_budget)
         except Exception as error:  # noqa: BLE001 - keep the predictions made so far

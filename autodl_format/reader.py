@@ -177,12 +177,17 @@ class AutoDLDataset:
             return tf.expand_dims(decode(frames[0]), 0)
         return tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32))
 
-    def get_reduced_dataset(self, min_side: int, frames: int | None = None) -> tf.data.Dataset:
+    def get_reduced_dataset(self, min_side: int, frames: int | None = None,
+                            shuffle_buffer: int | None = None, seed: int = 0) -> tf.data.Dataset:
         """As get_dataset(), but each JPEG frame is decoded at the smallest DCT scale (1/8, 1/4, 1/2, 1) that keeps
         both its sides >= min_side: libjpeg then skips most of the work (several times faster on large photos).
         Other formats are decoded at full size. Frame sizes may then differ from the metadata's. `frames`: only
-        that many frames of each example are decoded, evenly spaced (`evenly_spaced`), the others skipped."""
+        that many frames of each example are decoded, evenly spaced (`evenly_spaced`), the others skipped.
+        `shuffle_buffer`: records drawn at random from a buffer of that many, before decoding (only the records
+        drawn are decoded; filling the buffer reads their bytes only)."""
         records = tf.data.TFRecordDataset([str(p) for p in self.files])
+        if shuffle_buffer:
+            records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
         return records.map(lambda record: self._parse(record, min_side, frames), num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True)
 

@@ -49,12 +49,15 @@ class ValueRange:
         return scale_to_uint8(batch, self.low, self.high)
 
 
-def _preprocess_fn(frames: int, side: int):
-    """TF function: (T, H, W, C) float32 -> (frames, R, R, C) float32, frames sampled evenly over T."""
+def _preprocess_fn(frames: int, side: int, letterbox: bool = False):
+    """TF function: (T, H, W, C) float32 -> (frames, R, R, C) float32, frames sampled evenly over T. letterbox:
+    the aspect ratio kept, the rest zero-padded, centred (as meta_classifier.fingerprint.letterbox does)."""
 
     def prep(example: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         example = tf.ensure_shape(example, [None, None, None, None])  # a dataset may not declare even the rank
         picked = tf.gather(example, evenly_spaced(tf.shape(example)[0], frames))
+        if letterbox:
+            return tf.image.resize_with_pad(picked, side, side, antialias=True), labels
         resized = tf.image.resize(picked, (side, side), antialias=True)
         return resized, labels
 
@@ -67,14 +70,14 @@ def _is_graph_dataset(dataset: object) -> bool:
     return tf.is_symbolic_tensor(dataset._variant_tensor)  # built in a graph (TF1 style), not eagerly
 
 
-def _batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int = READ_BATCH
+def _batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int = READ_BATCH, letterbox: bool = False
              ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order.
     An eager pipeline is built (its functions traced) here and now, but nothing is read before the first next():
     a reader made in the untimed constructor pays no tracing inside the budget."""
     if _is_graph_dataset(dataset):
-        return _graph_batches(dataset, frames, side, batch)
-    pipeline = (dataset.map(_preprocess_fn(frames, side), num_parallel_calls=tf.data.AUTOTUNE,
+        return _graph_batches(dataset, frames, side, batch, letterbox)
+    pipeline = (dataset.map(_preprocess_fn(frames, side, letterbox), num_parallel_calls=tf.data.AUTOTUNE,
                             deterministic=True).batch(batch).prefetch(2))
     return _pull(pipeline)
 
@@ -84,12 +87,12 @@ def _pull(pipeline: tf.data.Dataset) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield examples.numpy(), labels.numpy()
 
 
-def _graph_batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int
+def _graph_batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int, letterbox: bool
                    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     # Graph mode (TF1 semantics): build the pipeline in the dataset's own graph and pull with a Session.
     graph = getattr(dataset, "_graph", None) or tf.compat.v1.get_default_graph()
     with graph.as_default():
-        pipeline = dataset.map(_preprocess_fn(frames, side)).batch(batch)
+        pipeline = dataset.map(_preprocess_fn(frames, side, letterbox)).batch(batch)
         next_batch = tf.compat.v1.data.make_one_shot_iterator(pipeline).get_next()
         session = tf.compat.v1.Session(graph=graph)
     with session:
@@ -133,14 +136,14 @@ class StreamReader:
     """
 
     def __init__(self, dataset: tf.data.Dataset, frames: int, side: int, cap: int,
-                 value_range: ValueRange | None = None, batch: int = READ_BATCH) -> None:
+                 value_range: ValueRange | None = None, batch: int = READ_BATCH, letterbox: bool = False) -> None:
         self.store = ExampleStore(frames, side)
         self.cap = cap
         self.value_range = value_range
         self.exhausted = False
         self.seconds = 0.0
         self._steady = [0.0, 0]  # seconds, examples: all batches but the first (which carries the start-up)
-        self._batches = _batches(dataset, frames, side, batch)
+        self._batches = _batches(dataset, frames, side, batch, letterbox)
         self._pending: tuple[np.ndarray, np.ndarray] | None = None
 
     def read(self, limit: int | None = None, deadline: float | None = None) -> int:

@@ -19,6 +19,8 @@ import numpy as np
 from learner.data import READ_BATCH, StreamReader
 from learner.records import RecordSource
 
+SHUFFLE_BUFFER = 4096  # records a random sample is drawn from: their bytes are read, only the drawn ones decoded
+
 
 class DataFeed:
     def __init__(self, metadata, store_side: int, early_side: int, train_cap: int, frames: int, early_frames: int,
@@ -85,6 +87,21 @@ class DataFeed:
                           reader.store.count, reader.store.side, "all read" if reader.exhausted else "more left",
                           reader.seconds)
         return reader.store.count != before
+
+    def random_train_sample(self, count: int, side: int, frames: int, deadline: float) -> np.ndarray:
+        """Up to `count` train examples drawn at random (not the first in file order, often one class or one
+        session), letterboxed to side x side (aspect kept), uint8 (N, F, side, side, C): from the files through a
+        shuffle buffer; without usable files, random rows of what the first read holds (already square).
+        At least one batch is read whatever the deadline."""
+        value_range = self.train_early.value_range if self.train_early is not None else None
+        if self.records.has_files("train"):
+            dataset = self.records.dataset("train", side, frames, None, shuffle_buffer=SHUFFLE_BUFFER)
+            reader = StreamReader(dataset, frames, side, count, value_range, letterbox=True)
+            reader.read(limit=count, deadline=deadline)
+            if reader.store.count:
+                return reader.store.arrays()[0]
+        examples = self.train_early.store.arrays()[0]
+        return examples[np.random.default_rng(0).permutation(len(examples))[:count]]
 
     def prior(self, num_classes: int) -> np.ndarray:
         """The train class frequencies read so far (uniform before any): a prediction with no information."""

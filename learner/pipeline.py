@@ -10,6 +10,10 @@ Test calls (learner.predictor) predict with whatever the best-so-far record (lea
 The constructor (not charged to the budget) builds the pretrained backbone and warms it up. Every stage first
 compares the time left with its cost estimated from measured rates (learner.run) and shrinks or skips itself
 when that does not fit, so that no call runs past the budget.
+
+A learner may also take over from another mid-run (model.py, after the config choice): it shares the other's
+clock, keeps its last prediction as its own until it has a better one, and fits the pixel head as a validation
+baseline only when a prediction was made already.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from learner.backbones import PYPI_BACKBONES, build_first_available
+from learner.backbones import PYPI_BACKBONES, Backbone, build_first_available
 from learner.best import BestSoFar, Source
 from learner.clock import Clock
 from learner.config import LearnerConfig
@@ -62,12 +66,17 @@ def test_sample_count(metadata) -> int | None:
 class Learner:
     """train(dataset, remaining_time_budget) / test(...) / done_training, as the AutoDL Model API calls them."""
 
-    def __init__(self, metadata, config: LearnerConfig) -> None:
-        self.run = _build_run(metadata, config)
+    def __init__(self, metadata, config: LearnerConfig, takeover: Learner | None = None,
+                 backbone: Backbone | None = None) -> None:
+        """takeover: the learner this one replaces mid-run; backbone: a pretrained one built beforehand (it must
+        be config.backbone and untouched), else it is built here."""
+        self.run = _build_run(metadata, config, takeover.run.clock if takeover else None, backbone)
         self.heads = RidgeHeads(self.run)
         self.predictor = Predictor(self.run, self.heads)
         self.fine_tuning = FineTuning(self.run, self.heads, self.predictor.use_flip)
         self.first_read_done = self.features_tried = self.stopped = False
+        if takeover is not None:
+            self.predictor.take_over(takeover.predictor)
 
     @property
     def done_training(self) -> bool:
@@ -90,7 +99,9 @@ class Learner:
         if not self.first_read_done:
             self._first_read()
             if early and run.cfg.pixel_head:
-                return self.heads.fit_pixels()
+                self.heads.fit_pixels(predict=self.predictor.count_ == 0)  # after a takeover: a baseline
+                if run.best.pending is not None:
+                    return
         if not self.features_tried:
             self._feature_head()
             if early and run.best.pending is not None:
@@ -160,7 +171,7 @@ class Learner:
         self.heads.fit_features(np.union1d(others, run.val_index))
 
 
-def _build_run(metadata, cfg: LearnerConfig) -> Run:
+def _build_run(metadata, cfg: LearnerConfig, clock: Clock | None = None, backbone: Backbone | None = None) -> Run:
     """Sides, memory caps, the data feed, the pretrained network on its device (warmed up), the trainer."""
     log = get_logger()
     sequence, rows, cols, channels = metadata.get_tensor_shape()
@@ -187,9 +198,10 @@ def _build_run(metadata, cfg: LearnerConfig) -> Run:
     torch.manual_seed(0)
     if not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(max(1, min(os.cpu_count() or 1, 16)))
-    backbone, skipped = build_first_available(list(dict.fromkeys([cfg.backbone, *PYPI_BACKBONES])))
-    for reason in skipped:
-        log.info("backbone fallback: %s", reason)
+    if backbone is None:
+        backbone, skipped = build_first_available(list(dict.fromkeys([cfg.backbone, *PYPI_BACKBONES])))
+        for reason in skipped:
+            log.info("backbone fallback: %s", reason)
     net = Classifier(backbone, int(metadata.get_output_size()), cfg.dropout, cfg.freeze_fraction,
                      cfg.adapt_batchnorm, cfg.temporal_model if frames > 1 else "mean")
     runner = NetRunner(net, frames, log)
@@ -200,6 +212,6 @@ def _build_run(metadata, cfg: LearnerConfig) -> Run:
              torch.get_num_threads(), (sequence, rows, cols, channels), frames, store_side, feed.early_side,
              feed.early_frames, cfg.side, f", temporal model {cfg.temporal_model}" if frames > 1 else "", train_cap,
              metadata.get_output_size(), expected_test)
-    return Run(cfg=cfg, log=log, clock=Clock(), num_classes=int(metadata.get_output_size()), frames=frames, net=net,
+    return Run(cfg=cfg, log=log, clock=clock or Clock(), num_classes=int(metadata.get_output_size()), frames=frames, net=net,
                runner=runner, trainer=StepTrainer(net, runner, cfg, frames, log), feed=feed,
                best=BestSoFar(cfg.side), side=cfg.side)

@@ -61,6 +61,10 @@ class Predictor:
         self.last_, run.best.pending, self.failed_ = prediction, None, None
         return prediction
 
+    def take_over(self, other: Predictor) -> None:
+        """Another learner's predictions so far become this one's: its last stays the answer until a better one."""
+        self.count_, self.last_ = other.count_, other.last_
+
     def failed(self) -> None:
         """The last predict() raised: the queued source gets one more try, then it is dropped (a prediction that
         fails twice would cost every later test call the same failed pass)."""

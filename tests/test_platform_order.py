@@ -27,6 +27,7 @@ def test_unzipped_package_runs_after_tensorflow_was_imported(mode: str, unzipped
     result = subprocess.run(command + (["--eager"] if mode == "eager" else []), cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"rc {result.returncode} (-11 is a segfault): {result.stderr[-3000:]}"
+    assert "config choice: rule " in result.stderr, result.stderr[-3000:]  # the meta-classifier chose a config
     run = np.load(out)
     assert bool(run["tensorflow_first"])
     assert all(Path(f).is_relative_to(unzipped_submission) for f in run["modules"]), run["modules"]

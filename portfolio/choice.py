@@ -1,0 +1,151 @@
+"""Which portfolio config to run on a new dataset, from the meta-classifier's probabilities over the known datasets.
+
+Three rules (`RULES`):
+- `nearest` (the design paper's): the most probable known dataset's own config; the generalist when that dataset
+  has no tuned entry.
+- `expected`: for every config, its ALCs in the performance matrix on the `top_k` most probable datasets,
+  weighted by their probabilities (renormalised); the config with the highest expected ALC.
+- `calibrated`: `nearest` when the calibrated top probability reaches `threshold`, else the config with the best
+  mean ALC over all datasets. Calibration (a softmax temperature on the log-probabilities) and the threshold come
+  from leave-one-dataset-out, in the choice settings file; the rule refuses to run without them.
+
+`exclude` removes known datasets from the choice (leave-one-dataset-out: the left-out dataset's own config and its
+matrix column); its probability mass is dropped and the rest renormalised.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR, ConfigError
+from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
+
+RULES = ("nearest", "expected", "calibrated")
+CHOICE_FILE = PORTFOLIO_DIR / "choice.json"  # the Model's default rule and its calibrated parameters
+RULE_ENV = "AUTODL_CHOICE_RULE"  # overrides the file's rule
+
+
+@dataclass(frozen=True)
+class ChoiceSettings:
+    rule: str = "nearest"
+    top_k: int = 3                   # `expected`: datasets averaged over
+    temperature: float | None = None  # `calibrated`: probabilities ** (1 / temperature), renormalised
+    threshold: float | None = None    # `calibrated`: below this top probability, the best mean config
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ConfigError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be at least 1, not {self.top_k}")
+        if self.rule == "calibrated" and (self.temperature is None or self.threshold is None):
+            raise ConfigError("the calibrated rule needs temperature and threshold (fitted on leave-one-dataset-out)")
+
+
+def load_settings(path: Path = CHOICE_FILE, rule: str | None = None) -> ChoiceSettings:
+    """The choice settings file (defaults when absent); `rule` overrides its rule."""
+    raw = json.loads(path.read_text()) if path.exists() else {}
+    if not isinstance(raw, dict) or set(raw) - {"rule", "top_k", "temperature", "threshold", "fitted_with"}:
+        raise ConfigError(f"{path}: expected an object with rule, top_k, temperature, threshold")
+    raw.pop("fitted_with", None)
+    if rule is not None:
+        raw["rule"] = rule
+    try:
+        return ChoiceSettings(**raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Choice:
+    config: str                          # a portfolio name
+    rule: str
+    top: list[tuple[str, float]]         # the three most probable known datasets (after exclusion)
+    expected_alc: float | None = None    # the matrix's estimate for the chosen config, where the rule uses it
+    note: str = ""                       # why, when the rule fell back
+
+    def describe(self) -> str:
+        top = ", ".join(f"{name} {p:.2f}" for name, p in self.top)
+        alc = "" if self.expected_alc is None else f", expected ALC {self.expected_alc:.4f}"
+        return f"rule {self.rule}: config {self.config}{alc} | nearest known datasets: {top}" + (
+            f" | {self.note}" if self.note else "")
+
+
+@dataclass
+class Chooser:
+    configs: list[str]                   # portfolio names: the generalist and the tuned entries
+    matrix: Matrix                       # config -> dataset -> ALC (may be empty)
+    settings: ChoiceSettings = field(default_factory=ChoiceSettings)
+    exclude: frozenset[str] = frozenset()
+
+    @classmethod
+    def load(cls, settings: ChoiceSettings | None = None, portfolio_dir: Path = PORTFOLIO_DIR,
+             matrix_path: Path = MATRIX_FILE, exclude: frozenset[str] = frozenset()) -> Chooser:
+        matrix = read_matrix(matrix_path) if matrix_path.exists() else {}
+        return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings or load_settings(), exclude)
+
+    def choose(self, probabilities: dict[str, float]) -> Choice:
+        probs = {name: p for name, p in probabilities.items() if name not in self.exclude}
+        total = sum(probs.values())
+        if total <= 0:
+            raise ValueError("no probability left after the exclusions")
+        probs = dict(sorted(((name, p / total) for name, p in probs.items()), key=lambda item: -item[1]))
+        top = list(probs.items())[:3]
+        rule = self.settings.rule
+        if rule == "expected":
+            return self._expected(probs, top)
+        if rule == "calibrated":
+            calibrated = _sharpen(probs, self.settings.temperature)
+            if max(calibrated.values()) < self.settings.threshold:
+                return self._best_mean(top, f"calibrated top probability {max(calibrated.values()):.2f} < "
+                                            f"{self.settings.threshold:.2f}")
+        return self._nearest(probs, top)
+
+    # ------------------------------------------------------------------ rules
+    def _candidates(self) -> list[str]:
+        return [name for name in self.configs if name not in self.exclude]
+
+    def _nearest(self, probs: dict[str, float], top: list[tuple[str, float]]) -> Choice:
+        nearest = next(iter(probs))
+        if nearest in self._candidates():
+            return Choice(nearest, self.settings.rule, top)
+        return Choice(DEFAULT_CONFIG, self.settings.rule, top, note=f"{nearest} has no tuned entry")
+
+    def _expected(self, probs: dict[str, float], top: list[tuple[str, float]]) -> Choice:
+        datasets = [name for name in probs if self._column_complete(name)][:self.settings.top_k]
+        if not datasets:
+            choice = self._nearest(probs, top)
+            return Choice(choice.config, "expected", top, note="no matrix column for the nearest datasets: nearest")
+        weights = np.array([probs[name] for name in datasets])
+        weights = weights / weights.sum() if weights.sum() > 0 else np.full(len(weights), 1 / len(weights))
+        scores = {config: float(weights @ [self.matrix[config][name] for name in datasets])
+                  for config in self._rows()}
+        best = max(scores, key=scores.get)
+        return Choice(best, "expected", top, scores[best])
+
+    def _best_mean(self, top: list[tuple[str, float]], why: str) -> Choice:
+        datasets = [name for name in self._columns() if self._column_complete(name)]
+        if not datasets:
+            return Choice(DEFAULT_CONFIG, self.settings.rule, top, note=f"{why}; no matrix: generalist")
+        means = {config: float(np.mean([self.matrix[config][name] for name in datasets])) for config in self._rows()}
+        best = max(means, key=means.get)
+        return Choice(best, self.settings.rule, top, means[best], note=f"{why}: best mean config")
+
+    def _rows(self) -> list[str]:
+        return [config for config in self._candidates() if config in self.matrix]
+
+    def _columns(self) -> list[str]:
+        return sorted({name for row in self.matrix.values() for name in row} - self.exclude)
+
+    def _column_complete(self, dataset: str) -> bool:
+        rows = self._rows()
+        return bool(rows) and all(dataset in self.matrix[config] for config in rows)
+
+
+def _sharpen(probs: dict[str, float], temperature: float) -> dict[str, float]:
+    """Temperature scaling of probabilities (a softmax of log p / temperature)."""
+    logs = np.log(np.maximum(np.array(list(probs.values())), 1e-12)) / temperature
+    scaled = np.exp(logs - logs.max())
+    return dict(zip(probs, scaled / scaled.sum()))

@@ -1,0 +1,62 @@
+"""The meta-learned Model end to end: the real model.py through our ingestion (hard stop), no config given, on a
+real dataset the portfolio has an entry for: the first prediction comes from the generalist's pixel head, then a
+random train batch is fingerprinted, the dataset's own config is chosen and takes over, and the predictions go on
+without a gap and within the budget."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from learner.config import CONFIG_ENV
+from portfolio.choice import RULE_ENV
+from scripts import make_dataset
+from tests import REPO_ROOT
+
+BUDGET = 25.0
+
+
+@pytest.fixture(scope="module")
+def orl_faces_dir(autodl_raw_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("orl")
+    assert make_dataset.main(["--source", "raw:orl_faces", "--out", str(out), "--raw-root", str(autodl_raw_root)]) == 0
+    return out / "orl_faces"
+
+
+def run_ingestion(dataset_dir: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, RULE_ENV)} | env
+    return subprocess.run([sys.executable, "-m", "ingestion", "--dataset_dir", str(dataset_dir), "--code_dir",
+                           str(REPO_ROOT), "--output_dir", str(out), "--time_budget", str(BUDGET), "--hard_stop"],
+                          cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def test_the_chosen_config_takes_over_without_losing_a_prediction(orl_faces_dir: Path, tmp_path: Path) -> None:
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions")
+    log = result.stderr
+    assert result.returncode == 0, log[-3000:]
+    choice = re.search(r"config choice: rule nearest: config (\S+) \| nearest known datasets: (\S+) ([\d.]+)", log)
+    assert choice, log[-3000:]
+    assert choice.group(1) == choice.group(2) == "orl_faces", choice.group(0)
+    assert "switched to config orl_faces" in log
+    first, switch = log.index("prediction 1 (pixels)"), log.index("switched to config")
+    assert first < switch  # the first prediction did not wait for the choice
+    after = log[switch:]
+    assert "baseline only: not predicted" in after  # the new learner's pixel head is not predicted again
+    assert re.search(r"prediction 2 \((features|network)\)", after)  # numbering goes on: nothing was lost
+    elapsed = [float(t) for t in re.findall(r"prediction \d+ \(\w+\) at ([\d.]+)s elapsed", log)]
+    assert len(elapsed) >= 2 and max(elapsed) < BUDGET
+
+
+def test_a_fixed_config_makes_no_choice(orl_faces_dir: Path, tmp_path: Path) -> None:
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{CONFIG_ENV: "generalist"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "config choice" not in result.stderr
+
+
+def test_a_rule_that_cannot_run_is_refused_in_one_line(orl_faces_dir: Path, tmp_path: Path) -> None:
+    # The calibrated rule needs a temperature and threshold fitted on leave-one-dataset-out; none are shipped yet.
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{RULE_ENV: "calibrated"})
+    assert "the calibrated rule needs temperature and threshold" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
