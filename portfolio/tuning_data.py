@@ -52,12 +52,15 @@ def _train_images(dataset_dir: Path) -> ImageSet:
     return ImageSet(dataset_dir.name, images, np.asarray(labels).round().astype(np.uint8))
 
 
-def ensure_tuning_dataset(name: str, root: Path = DEFAULT_TUNING_ROOT) -> Path:
-    """root/NAME: the known dataset's meta-train images split stratified into train and test (made once)."""
-    from scripts.make_dataset import make_dataset
+def ensure_tuning_dataset(name: str, root: Path = DEFAULT_TUNING_ROOT, catalogue: dict | None = None) -> Path:
+    """root/NAME: the known dataset's meta-train images split stratified into train and test (made once; the
+    known dataset as `catalogue` says, the shipped one by default). Images are stored as PNG (lossless: what the
+    known dataset decodes to), a video set's frames as JPEG, as the converter's --encoding auto stores videos and
+    so as a Model gets them."""
+    from scripts.make_dataset import auto_encoding, make_dataset
 
     target = Path(root) / name
     if target.is_dir():
         return target
-    return make_dataset(_train_images(known_dataset_dir(name)), Path(root), name, TUNING_TEST_FRACTION, "png",
-                        seed=0)
+    images = _train_images(known_dataset_dir(name, catalogue))
+    return make_dataset(images, Path(root), name, TUNING_TEST_FRACTION, auto_encoding(images), seed=0)

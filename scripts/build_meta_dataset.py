@@ -3,9 +3,9 @@
 For every known dataset: load it (shared raw folder, scikit-learn digits, the official miniciao sample, or a TFDS
 builder with --tfds NAME for users with internet), keep at most --max-images (stratified), split it stratified into
 meta-train / meta-test, write that as an AutoDL dataset into --work-dir (gitignored) with the project's writer
-(a source of JPEG files keeps them unchanged, others are stored as PNG), read it back with the project's reader
-(so fingerprints see exactly what a Model sees), add whole-dataset augmented variants of up to --variant-images
-images each, fingerprint everything and save OUT/fingerprints/NAME.npz (float16) plus OUT/catalogue.json.
+(as the converter's --encoding auto: a source of JPEG files keeps them unchanged, videos are stored as JPEG
+frames, others as PNG), read it back with the project's reader (so fingerprints see exactly what a Model sees), add
+whole-dataset augmented variants of up to --variant-images images each, fingerprint everything and save OUT/fingerprints/NAME.npz (float16) plus OUT/catalogue.json.
 
     python -m scripts.build_meta_dataset --raw-root ../shared/datasets_raw --out metadata/
     python -m scripts.build_meta_dataset --out metadata/ --tfds cifar10 --tfds eurosat   # adds to the catalogue
@@ -56,7 +56,7 @@ def autodl_splits(dataset_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]
 def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: int, test_fraction: float,
                 seed: int, tfds_data_dir: Path | None = None) -> tuple[str, Path, dict]:
     """Make (or find, for AutoDL sources) the AutoDL dataset of one source; returns (name, dir, catalogue info)."""
-    from scripts.make_dataset import load_source, make_dataset, subsample
+    from scripts.make_dataset import auto_encoding, load_source, make_dataset, subsample
 
     kind, _, argument = source.partition(":")
     if kind == "autodl":  # already in AutoDL format: used as it is
@@ -65,7 +65,7 @@ def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: 
     image_set = load_source(source, raw_root, max_images if kind == "tfds" else None, tfds_data_dir)
     used = subsample(image_set, max_images, seed)
     name = image_set.name.replace(".", "_")
-    dataset_dir = make_dataset(used, work_dir, name, test_fraction, used.preferred_encoding, seed, overwrite=True)
+    dataset_dir = make_dataset(used, work_dir, name, test_fraction, auto_encoding(used), seed, overwrite=True)
     return name, dataset_dir, {"source": source, "source_samples": len(image_set)}
 
 

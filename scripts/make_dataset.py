@@ -90,6 +90,12 @@ def subsample(image_set: ImageSet, max_samples: int | None, seed: int) -> ImageS
     return stratified_split(image_set, max_samples / len(image_set), seed)[1]
 
 
+def auto_encoding(image_set: ImageSet) -> str:
+    """What --encoding auto stores: a video's frames as JPEG (as video codecs are lossy, PNG frames would only be
+    larger), an image set's original JPEG files unchanged when most images have one, otherwise PNG."""
+    return "jpeg" if image_set.is_video else image_set.preferred_encoding
+
+
 def make_dataset(image_set: ImageSet, out: Path, name: str, test_fraction: float, encoding: str, seed: int,
                  overwrite: bool = False) -> Path:
     """Split stratified and write; returns OUT/NAME."""
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         name = args.name or image_set.name
         encoding = args.encoding
         if encoding == "auto":
-            encoding = "jpeg" if image_set.is_video else image_set.preferred_encoding
+            encoding = auto_encoding(image_set)
         dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, encoding, args.seed,
                                    args.overwrite)
     except (UsageError, DatasetError, ValueError, FileExistsError, OSError) as err:

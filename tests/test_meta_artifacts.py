@@ -52,3 +52,20 @@ def test_identifies_known_datasets_from_raw_images(net, autodl_raw_root):
 def test_identifier_loads_with_the_artifacts_input_size():
     identifier = DatasetIdentifier.load(ARTIFACTS)
     assert identifier.net.input_size == identifier.classifier.identity["input_size"]
+
+
+def test_identifies_the_video_set_from_its_meta_test_clips(autodl_raw_root):
+    """The shipped catalogue holds the video set, fingerprinted from 8 frames a clip; its meta-test clips (never
+    trained on; data/known/NAME, made again from the shared folder when absent) are identified as that set."""
+    from autodl_format.reader import AutoDLDataset, find_data_dir
+    from portfolio.tuning_data import known_dataset_dir
+
+    video = "gtsrb_track_clips_video"
+    catalogue = load_catalogue()
+    entry = {e["name"]: e for e in catalogue["datasets"]}[video]
+    assert entry["source"] == f"raw:{video}" and entry["image_shape"]["max"] == [8, 32, 32, 3]
+    known_dir = known_dataset_dir(video, catalogue, raw_root=autodl_raw_root)
+    clips = [example for example, _ in AutoDLDataset(find_data_dir(known_dir) / "test").iter_numpy()]
+    assert len(clips) == entry["samples"]["meta_test"] and clips[0].shape == (30, 32, 32, 3)
+    probs = DatasetIdentifier.load(ARTIFACTS).identify(clips)
+    assert next(iter(probs)) == video, list(probs.items())[:3]

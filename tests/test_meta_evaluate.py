@@ -18,7 +18,7 @@ def test_evaluate_cli_writes_table_json_and_plot(tmp_path, capsys):
     for kind in ("precalc", "mlp_vote", "kmeans_vote"):
         assert list(results[kind]) == ["1", "2", "4", "8"]
         assert all(0.0 <= a <= 1.0 for a in results[kind].values())
-    assert results["mlp_vote"]["8"] > 0.8  # 25 known datasets: chance is 1/25
+    assert results["mlp_vote"]["8"] > 0.8  # 26 known datasets: chance is 1/26
     assert matplotlib.image.imread(tmp_path / "e.png").shape[2] in (3, 4)
     assert "kmeans_vote" in capsys.readouterr().out
 
