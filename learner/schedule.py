@@ -162,7 +162,8 @@ class FineTuning:
         # A raise that only ties the best NAUC (its loss higher) did not fail: with a few validation examples the
         # NAUC moves in coarse steps, and on mini_cifar (10 held out) such a tie at 96 px blocked the 128 px that
         # paid. A raise that stayed below the best did fail.
-        if new is None or self.side_best < run.best.network.result.score - TIE_TOLERANCE:
+        network = run.best.network
+        if new is None or (network.side != run.side and self.side_best < network.result.score - TIE_TOLERANCE):
             return False  # at the top, or the last raise did not reach the network's best
         ratio = cost_ratio(run.side, new)
         needed = ratio * (run.cfg.resize_min_passes * run.trainer.steps_per_pass() * run.trainer.seconds_per_step()
