@@ -38,7 +38,8 @@ def time_choice(dataset_dir: Path) -> dict:
     return {"dataset": dataset_dir.name, "examples": task.train.metadata.size(),
             "shape": "x".join(map(str, task.train.metadata.get_tensor_shape())),
             "read_s": round(selection.timings["read"], 3), "choice_s": round(selection.timings["choice"], 3),
-            "switch_s": round(selection.timings.get("switch", 0.0), 3), "config": selection.choice.config,
+            "switch_s": round(selection.timings["switch"], 3) if "switch" in selection.timings else "-",
+            "config": selection.choice.config,
             "top1": name, "top1_p": round(probability, 3)}
 
 
