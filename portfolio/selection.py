@@ -17,7 +17,7 @@ import numpy as np
 
 from autodl_format.errors import first_line
 from learner.backbones import Backbone, WeightsUnavailable, build_backbone
-from learner.config import load_config
+from learner.config import config_from_dict, load_config
 from learner.pipeline import Learner
 from meta_classifier.fingerprint import VIDEO_FRAMES
 from meta_classifier.identify import DatasetIdentifier
@@ -51,7 +51,7 @@ class ConfigSelection:
                      first_line(error))
             return None
         backbones = {}
-        for name in sorted({load_config(config).backbone for config in portfolio_configs()}):
+        for name in sorted({config_from_dict(fields).backbone for fields in portfolio_configs().values()}):
             try:
                 backbones[name] = build_backbone(name)
             except WeightsUnavailable as error:
