@@ -7,12 +7,14 @@ so an error late in the run never costs the predictions already made.
 Config: the constructor keyword `config` (a portfolio name such as "generalist", or a JSON path), else the env
 var AUTODL_LEARNER_CONFIG; with neither, the config is meta-learned (portfolio.selection): the run starts with
 the generalist, and after the first prediction a random batch of train examples is fingerprinted and the
-portfolio config the choice rule (portfolio/choice.json, or the env var AUTODL_CHOICE_RULE) picks takes over.
+portfolio config the choice rule (portfolio/choice.json or the file the env var AUTODL_CHOICE_FILE names; the env
+var AUTODL_CHOICE_RULE overrides its rule) picks takes over.
 """
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingestion usually put it there already)
@@ -24,7 +26,7 @@ from autodl_format.errors import first_line  # noqa: E402
 from learner.config import CONFIG_ENV, load_config  # noqa: E402
 from learner.pipeline import Learner, get_logger  # noqa: E402
 from learner.runtime import tune_allocator  # noqa: E402
-from portfolio.choice import RULE_ENV, load_settings  # noqa: E402
+from portfolio.choice import CHOICE_FILE, CHOICE_FILE_ENV, RULE_ENV, load_settings  # noqa: E402
 from portfolio.selection import ConfigSelection  # noqa: E402
 
 MAX_FAILED_TRAIN_CALLS = 2
@@ -41,7 +43,8 @@ class Model:
         tune_allocator()
         self.learner = Learner(metadata, self.config)
         self.selection = None if fixed else ConfigSelection.prepare(
-            metadata, self.log, load_settings(rule=os.environ.get(RULE_ENV) or None))
+            metadata, self.log, load_settings(Path(os.environ.get(CHOICE_FILE_ENV) or CHOICE_FILE),
+                                              rule=os.environ.get(RULE_ENV) or None))
         self.done_training = False
         self.failed_train_calls = 0
 

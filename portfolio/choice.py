@@ -10,7 +10,9 @@ Three rules (`RULES`):
   from leave-one-dataset-out, in the choice settings file; the rule refuses to run without them.
 
 `exclude` removes known datasets from the choice (leave-one-dataset-out: the left-out dataset's own config and its
-matrix column); its probability mass is dropped and the rest renormalised.
+matrix column); its probability mass is dropped and the rest renormalised. The settings file can name it, with the
+classifier to use (`classifier_dir`, one trained without those datasets): that is how the leave-one-dataset-out
+benchmark (portfolio.lodo, scripts.benchmark) runs the real model.py through AUTODL_CHOICE_FILE.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matri
 RULES = ("nearest", "expected", "calibrated")
 CHOICE_FILE = PORTFOLIO_DIR / "choice.json"  # the Model's default rule and its calibrated parameters
 RULE_ENV = "AUTODL_CHOICE_RULE"  # overrides the file's rule
+CHOICE_FILE_ENV = "AUTODL_CHOICE_FILE"  # another settings file (the benchmark's leave-one-dataset-out runs)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class ChoiceSettings:
     top_k: int = 3                   # `expected`: datasets averaged over
     temperature: float | None = None  # `calibrated`: probabilities ** (1 / temperature), renormalised
     threshold: float | None = None    # `calibrated`: below this top probability, the best mean config
+    exclude: tuple[str, ...] = ()     # known datasets left out of the choice (leave-one-dataset-out)
+    classifier_dir: str | None = None  # meta-classifier artefacts to use instead of the shipped ones
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -47,9 +52,11 @@ class ChoiceSettings:
 def load_settings(path: Path = CHOICE_FILE, rule: str | None = None) -> ChoiceSettings:
     """The choice settings file (defaults when absent); `rule` overrides its rule."""
     raw = json.loads(path.read_text()) if path.exists() else {}
-    if not isinstance(raw, dict) or set(raw) - {"rule", "top_k", "temperature", "threshold", "fitted_with"}:
-        raise ConfigError(f"{path}: expected an object with rule, top_k, temperature, threshold")
+    fields = {"rule", "top_k", "temperature", "threshold", "exclude", "classifier_dir"}
+    if not isinstance(raw, dict) or set(raw) - fields - {"fitted_with"}:
+        raise ConfigError(f"{path}: expected an object with some of {', '.join(sorted(fields))} (and fitted_with)")
     raw.pop("fitted_with", None)
+    raw["exclude"] = tuple(raw.get("exclude", ()))
     if rule is not None:
         raw["rule"] = rule
     try:
@@ -83,8 +90,9 @@ class Chooser:
     @classmethod
     def load(cls, settings: ChoiceSettings | None = None, portfolio_dir: Path = PORTFOLIO_DIR,
              matrix_path: Path = MATRIX_FILE, exclude: frozenset[str] = frozenset()) -> Chooser:
+        settings = settings or load_settings()
         matrix = read_matrix(matrix_path) if matrix_path.exists() else {}
-        return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings or load_settings(), exclude)
+        return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings, exclude | set(settings.exclude))
 
     def choose(self, probabilities: dict[str, float]) -> Choice:
         probs = {name: p for name, p in probabilities.items() if name not in self.exclude}

@@ -44,8 +44,10 @@ class ConfigSelection:
                 exclude: frozenset[str] = frozenset()) -> ConfigSelection | None:
         """Build what the choice needs; None (logged) when something is missing, and the run keeps its config."""
         try:
-            identifier = DatasetIdentifier.load()
-            chooser = Chooser.load(settings or load_settings(), exclude=exclude)
+            settings = settings or load_settings()
+            identifier = (DatasetIdentifier.load(settings.classifier_dir) if settings.classifier_dir
+                          else DatasetIdentifier.load())
+            chooser = Chooser.load(settings, exclude=exclude)
         except Exception as error:  # noqa: BLE001 - no choice is no reason to fail: the generalist runs
             log.info("config choice unavailable (%s: %s): the generalist runs", type(error).__name__,
                      first_line(error))

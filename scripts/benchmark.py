@@ -4,7 +4,11 @@
     .venv/bin/python -m scripts.benchmark --datasets data/* --variants generalist --budget 300 --threads 2
 
 Variants: linear_pixels (trivial baseline: ridge on 16x16 raw pixels, scripts/baselines/linear_pixels),
-generalist (model.py with portfolio/generalist.json), generalist_late (the same without the early-prediction
+frozen_logreg (outside baseline: frozen pretrained EfficientNet-Lite0 features + logistic regression,
+scripts/baselines/frozen_logreg),
+meta:RULE (model.py choosing its config by the meta-learned RULE, one of nearest / expected / calibrated; on a
+dataset folder named like a known dataset, e.g. the tuning splits data/tune/NAME, it runs leave-one-dataset-out:
+see portfolio.lodo), generalist (model.py with portfolio/generalist.json), generalist_late (the same without the early-prediction
 schedule: one prediction at the end), or any portfolio name / JSON path (model.py with that config; a path is
 labelled by its file name without the suffix).
 Datasets are AutoDL dataset directories (make them with `python -m scripts.make_dataset --source raw:NAME`).
@@ -28,13 +32,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learner.config import CONFIG_SUFFIXES, ConfigError, config_path, load_config
+from portfolio.choice import CHOICE_FILE_ENV, RULES
 from scripts import REPO_ROOT
 from scripts.run_task import run_task
 
-BASELINE_DIR = REPO_ROOT / "scripts" / "baselines" / "linear_pixels"
+BASELINES = {name: REPO_ROOT / "scripts" / "baselines" / name for name in ("linear_pixels", "frozen_logreg")}
 DEFAULT_VARIANTS = ("linear_pixels", "generalist", "generalist_late")
+META_PREFIX = "meta:"
 TRAIN_LINE = re.compile(r"\[learner\] trained \d+ steps in ([0-9.]+)s \(([0-9.]+) images/s")
-COLUMNS = ("dataset", "variant", "alc", "last_nauc", "first_prediction_s", "predictions", "train_images_per_s")
+CHOICE_LINE = re.compile(r"config choice: rule \w+: config (\S+)")
+COLUMNS = ("dataset", "variant", "alc", "last_nauc", "first_prediction_s", "predictions", "train_images_per_s",
+           "chosen_config")
 
 
 @dataclass
@@ -48,12 +56,20 @@ class Row:
     train_images_per_s: float | None
     timestamps: list[float]
     naucs: list[float]
+    chosen_config: str | None = None  # meta variants: the config the Model chose (its log line)
 
 
-def variant_setup(variant: str, work: Path) -> tuple[Path, dict[str, str]]:
-    """Code directory and extra environment of one variant (main validates config variants before any run)."""
-    if variant == "linear_pixels":
-        return BASELINE_DIR, {}
+def variant_setup(variant: str, work: Path, dataset: str) -> tuple[Path, dict[str, str]]:
+    """Code directory and extra environment of one variant on the dataset folder named `dataset` (main validates
+    config variants before any run)."""
+    if variant.startswith(META_PREFIX):
+        from portfolio.lodo import run_settings
+
+        path = work / "choice.json"
+        path.write_text(json.dumps(run_settings(variant[len(META_PREFIX):], dataset), indent=1) + "\n")
+        return REPO_ROOT, {CHOICE_FILE_ENV: str(path)}
+    if variant in BASELINES:
+        return BASELINES[variant], {}
     if variant == "generalist_late":
         config = load_config("generalist").to_dict() | {"early_predictions": False}
         path = work / "generalist_late.json"
@@ -71,7 +87,7 @@ def train_images_per_second(log_text: str) -> float | None:
 
 def label(variant: str) -> str:
     """A variant's name in tables, curves and run folders: a config path by its file name without the suffix."""
-    return Path(variant).stem if variant.endswith(CONFIG_SUFFIXES) else variant
+    return Path(variant).stem if variant.endswith(CONFIG_SUFFIXES) else variant.replace(":", "_")
 
 
 def run_dir(out: Path, dataset_dir: Path, variant: str) -> Path:
@@ -81,7 +97,7 @@ def run_dir(out: Path, dataset_dir: Path, variant: str) -> Path:
 def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None) -> Row:
     work = run_dir(out, dataset_dir, variant)
     work.mkdir(parents=True, exist_ok=True)
-    code_dir, extra = variant_setup(variant, work)
+    code_dir, extra = variant_setup(variant, work, dataset_dir.name)
     env = dict(os.environ, **extra)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -89,7 +105,8 @@ def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: 
     log_text = result.ingestion_log.read_text(errors="replace")
     row = Row(dataset_dir.name, label(variant), result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
               result.timestamps[0] if result.timestamps else None, len(result.timestamps),
-              train_images_per_second(log_text), result.timestamps, result.nauc_scores)
+              train_images_per_second(log_text), result.timestamps, result.nauc_scores,
+              next(iter(CHOICE_LINE.findall(log_text)), None))
     (work / "row.json").write_text(json.dumps({"budget": budget, "row": dataclasses.asdict(row)}) + "\n")
     return row
 
@@ -161,7 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         for variant in args.variants:  # a bad config name must fail now, not after hours of other runs
-            if variant not in ("linear_pixels", "generalist_late"):
+            if variant.startswith(META_PREFIX):
+                if variant[len(META_PREFIX):] not in RULES:
+                    raise ConfigError(f"{variant}: the rule must be one of {', '.join(RULES)}")
+            elif variant not in (*BASELINES, "generalist_late"):
                 load_config(variant)
     except ConfigError as error:
         print(f"benchmark: variant: {error}", file=sys.stderr)

@@ -2,6 +2,7 @@
 real dataset the portfolio has an entry for: the first prediction comes from the generalist's pixel head, then a
 random train batch is fingerprinted, the dataset's own config is chosen and takes over, and the predictions go on
 without a gap and within the budget."""
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from learner.config import CONFIG_ENV
-from portfolio.choice import RULE_ENV
+from portfolio.choice import CHOICE_FILE_ENV, RULE_ENV
+from portfolio.lodo import run_settings
 from scripts import make_dataset
 from tests import REPO_ROOT
 
@@ -26,14 +28,14 @@ def orl_faces_dir(autodl_raw_root: Path, tmp_path_factory: pytest.TempPathFactor
 
 
 def run_ingestion(dataset_dir: Path, out: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, RULE_ENV)} | env
+    environment = {k: v for k, v in os.environ.items() if k not in (CONFIG_ENV, RULE_ENV, CHOICE_FILE_ENV)} | env
     return subprocess.run([sys.executable, "-m", "ingestion", "--dataset_dir", str(dataset_dir), "--code_dir",
                            str(REPO_ROOT), "--output_dir", str(out), "--time_budget", str(BUDGET), "--hard_stop"],
                           cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
 
 
 def test_the_chosen_config_takes_over_without_losing_a_prediction(orl_faces_dir: Path, tmp_path: Path) -> None:
-    result = run_ingestion(orl_faces_dir, tmp_path / "predictions")
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{RULE_ENV: "nearest"})  # the design's rule
     log = result.stderr
     assert result.returncode == 0, log[-3000:]
     choice = re.search(r"config choice: rule nearest: config (\S+) \| nearest known datasets: (\S+) ([\d.]+)", log)
@@ -55,8 +57,22 @@ def test_a_fixed_config_makes_no_choice(orl_faces_dir: Path, tmp_path: Path) -> 
     assert "config choice" not in result.stderr
 
 
+def test_left_out_the_dataset_is_not_chosen_and_its_config_not_run(orl_faces_dir: Path, tmp_path: Path) -> None:
+    # What the leave-one-dataset-out benchmark does: a classifier trained without orl_faces, its config excluded.
+    settings = tmp_path / "choice.json"
+    settings.write_text(json.dumps(run_settings("nearest", "orl_faces", lodo_dir=tmp_path / "lodo")))
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{CHOICE_FILE_ENV: str(settings)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    choice = re.search(r"config choice: rule nearest: config (\S+) \| nearest known datasets: ([^|]+)", result.stderr)
+    assert choice, result.stderr[-3000:]
+    assert choice.group(1) != "orl_faces" and "orl_faces" not in choice.group(2), choice.group(0)
+
+
 def test_a_rule_that_cannot_run_is_refused_in_one_line(orl_faces_dir: Path, tmp_path: Path) -> None:
-    # The calibrated rule needs a temperature and threshold fitted on leave-one-dataset-out; none are shipped yet.
-    result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{RULE_ENV: "calibrated"})
+    # The calibrated rule needs a temperature and threshold fitted on leave-one-dataset-out.
+    settings = tmp_path / "choice.json"
+    settings.write_text(json.dumps({"rule": "nearest"}))
+    result = run_ingestion(orl_faces_dir, tmp_path / "predictions",
+                           **{CHOICE_FILE_ENV: str(settings), RULE_ENV: "calibrated"})
     assert "the calibrated rule needs temperature and threshold" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

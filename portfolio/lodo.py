@@ -1,0 +1,289 @@
+"""Leave-one-dataset-out (LODO) proof of the config choice, read from the performance matrix.
+
+    python -m portfolio.lodo                             # table + calibration -> docs/benchmark_meta/
+    python -m portfolio.lodo --baselines B/results.csv   # with the outside baselines' real runs (scripts.benchmark)
+    python -m portfolio.lodo --write-choice              # also portfolio/choice.json: the winning rule, calibrated
+
+For every known dataset d with a complete matrix column: a precalc meta-classifier with the shipped config is
+trained on the other datasets' meta-train fingerprints (saved under runs/lodo/<d>/, reused when there) and shown
+batches of 64 of d's meta-test fingerprints (64 is what the Model fingerprints). Each rule chooses among the
+configs without d's own (portfolio.choice, `exclude`), and a choice scores its matrix cell [choice, d]; the
+mean over the batches is the rule's ALC on d. Beside them the matrix gives the generalist, a random member, the
+average member and the best member in hindsight (members: the tuned configs except d's own). The outside
+baselines (ridge on pixels, frozen features + logistic regression) come from real runs on the same tuning splits
+at the matrix budget: `python -m scripts.benchmark --datasets data/tune/* --variants linear_pixels frozen_logreg`.
+
+Calibration of the `calibrated` rule, on LODO: the temperature minimises the negative log-likelihood of "the
+dataset whose config does best on d" under the sharpened probabilities; the threshold then maximises the rule's
+mean ALC. The table's `calibrated` column is nested: d's row is fitted on the other datasets only (with d's config
+and column also left out). The shipped choice.json is fitted on all of them.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autodl_format.files import write_atomic
+from learner.config import DEFAULT_CONFIG
+from portfolio.choice import CHOICE_FILE, RULES, Chooser, ChoiceSettings, load_settings
+from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
+from scripts import REPO_ROOT
+
+LODO_DIR = REPO_ROOT / "runs" / "lodo"            # per left-out dataset: its classifier and probabilities
+DOCS_DIR = REPO_ROOT / "docs" / "benchmark_meta"
+BATCH = 64
+N_BATCHES = 20
+TEMPERATURES = np.geomspace(0.1, 30.0, 61)
+Probabilities = dict[str, list[dict[str, float]]]  # left-out dataset -> one probability dict per batch
+
+
+def lodo_probabilities(names: list[str], lodo_dir: Path = LODO_DIR, metadata_dir: Path | None = None,
+                       artifacts: Path | None = None, seed: int = 0) -> Probabilities:
+    """For each name: probabilities over the other known datasets of N_BATCHES meta-test batches, from a
+    classifier trained without it (fitted once and kept in lodo_dir/<name>/ with its probabilities)."""
+    from meta_classifier.classifiers import DEFAULT_ARTIFACTS, PrecalcMLP, read_header
+    from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_fingerprints
+
+    metadata_dir, artifacts = metadata_dir or Path(DEFAULT_METADATA_DIR), artifacts or Path(DEFAULT_ARTIFACTS)
+    result, train, test = {}, None, None
+    config = read_header(artifacts, "precalc")["config"]
+    for name in names:
+        path = lodo_dir / name / "probabilities.json"
+        if path.is_file() and json.loads(path.read_text())["classifier_config"] == config:
+            result[name] = json.loads(path.read_text())["batches"]
+            continue
+        if train is None:
+            train, test = load_fingerprints(metadata_dir, "train"), load_fingerprints(metadata_dir, "test")
+        k = train.names.index(name)
+        classifier = PrecalcMLP(config).fit(train.without(k), seed=seed)
+        classifier.save(lodo_dir / name)
+        held_out = FingerprintSet([name], [g.__class__(0, g.variant, g.features) for g in test.groups_of(k)
+                                           if g.variant == 0], test.feature_dim, test.identity)
+        probs = classifier.predict_proba_many(BatchSampler(held_out, seed=seed).sample_dataset(0, N_BATCHES, BATCH))
+        result[name] = [dict(zip(classifier.names, map(float, row))) for row in probs]
+        write_atomic(path, json.dumps({"classifier_config": config, "batch": BATCH, "batches": result[name]}) + "\n")
+        print(f"lodo: {name}: classifier without it trained; picks {Counter(max(p, key=p.get) for p in result[name])}",
+              flush=True)
+    return result
+
+
+@dataclass
+class Calibration:
+    temperature: float
+    threshold: float
+
+
+def best_dataset(matrix: Matrix, configs: list[str], dataset: str) -> str:
+    """The known dataset (other than `dataset`) whose tuned config does best on `dataset`: the calibration target."""
+    members = [c for c in configs if c not in (dataset, DEFAULT_CONFIG) and dataset in matrix.get(c, {})]
+    return max(members, key=lambda c: matrix[c][dataset])
+
+
+def rule_alc(chooser: Chooser, matrix: Matrix, dataset: str, batches: list[dict[str, float]]) -> tuple[float, str]:
+    """Mean matrix ALC on `dataset` of the rule's choices over the batches, and the most frequent choice."""
+    choices = [chooser.choose(p).config for p in batches]
+    return float(np.mean([matrix[c][dataset] for c in choices])), Counter(choices).most_common(1)[0][0]
+
+
+def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabilities,
+                    also_exclude: frozenset[str] = frozenset()) -> Calibration:
+    """Temperature by NLL of the best config's dataset, then the threshold with the best mean ALC (the lowest
+    such: ties go to the design paper's nearest rule)."""
+    datasets = [d for d in probabilities if d not in also_exclude]
+    kept = {c: r for c, r in matrix.items() if c not in also_exclude}
+    log_probs, targets, nearest_alc, fallback_alc, owner = [], [], [], [], []
+    for i, d in enumerate(datasets):
+        exclude = frozenset({d}) | also_exclude
+        names = [n for n in probabilities[d][0] if n not in exclude]
+        target = names.index(best_dataset(kept, configs, d))
+        nearest = Chooser(configs, matrix, ChoiceSettings(rule="nearest"), exclude)
+        fallback = Chooser(configs, matrix, ChoiceSettings(rule="calibrated", temperature=1.0, threshold=2.0),
+                           exclude)  # a threshold above 1: always the best mean config
+        fallback_alc_d = matrix[fallback.choose(probabilities[d][0]).config][d]
+        for p in probabilities[d]:
+            values = np.array([p[n] for n in names])
+            log_probs.append(np.log(np.maximum(values / values.sum(), 1e-12)))
+            targets.append(target)
+            nearest_alc.append(matrix[nearest.choose(p).config][d])
+            fallback_alc.append(fallback_alc_d)
+            owner.append(i)
+    logs, targets = np.array(log_probs), np.array(targets)
+
+    def sharpened(temperature: float) -> np.ndarray:
+        scaled = logs / temperature
+        scaled -= scaled.max(axis=1, keepdims=True)
+        return scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))  # log of the sharpened probabilities
+
+    temperature = float(min(TEMPERATURES, key=lambda t: -sharpened(t)[np.arange(len(targets)), targets].mean()))
+    top = np.exp(sharpened(temperature).max(axis=1))
+    nearest_alc, fallback_alc, owner = np.array(nearest_alc), np.array(fallback_alc), np.array(owner)
+    candidates = np.concatenate([[0.0], np.unique(top), [1.01]])
+
+    def mean_alc(threshold: float) -> float:  # the mean over datasets of the mean over their batches
+        alc = np.where(top >= threshold, nearest_alc, fallback_alc)
+        return float(np.mean([alc[owner == i].mean() for i in range(len(datasets))]))
+
+    scores = [mean_alc(t) for t in candidates]
+    return Calibration(temperature, float(candidates[int(np.argmax(scores))]))
+
+
+def complete_datasets(matrix: Matrix, configs: list[str]) -> list[str]:
+    """Datasets whose matrix column has every config's cell."""
+    rows = [c for c in configs if c in matrix]
+    columns = sorted({d for r in matrix.values() for d in r})
+    return [d for d in columns if rows and all(d in matrix[c] for c in rows)] if len(rows) == len(configs) else []
+
+
+def read_baselines(path: Path | None) -> dict[str, dict[str, float]]:
+    """variant -> dataset -> ALC from a scripts.benchmark results.csv."""
+    if path is None:
+        return {}
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    baselines: dict[str, dict[str, float]] = {}
+    for row in rows:
+        baselines.setdefault(row["variant"], {})[row["dataset"]] = float(row["alc"])
+    return baselines
+
+
+def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabilities,
+                    baselines: dict[str, dict[str, float]], top_k: int = 3, seed: int = 0) -> list[dict]:
+    """One row per left-out dataset: every rule's ALC (calibrated: nested) and the reference strategies."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in probabilities:
+        members = [c for c in configs if c not in (d, DEFAULT_CONFIG)]
+        alcs = {c: matrix[c][d] for c in members}
+        row: dict = {"dataset": d}
+        for rule in RULES:
+            if rule == "calibrated":
+                cal = fit_calibration(matrix, configs, {e: p for e, p in probabilities.items() if e != d},
+                                      also_exclude=frozenset({d}))
+                settings = ChoiceSettings(rule=rule, top_k=top_k, temperature=cal.temperature, threshold=cal.threshold)
+            else:
+                settings = ChoiceSettings(rule=rule, top_k=top_k)
+            row[rule], row[f"{rule}_choice"] = rule_alc(Chooser(configs, matrix, settings, frozenset({d})), matrix, d,
+                                                        probabilities[d])
+        top = Counter(max(p, key=p.get) for p in probabilities[d]).most_common(1)[0][0]
+        row.update({"generalist": matrix[DEFAULT_CONFIG][d], "random_member": alcs[members[rng.integers(len(members))]],
+                    "average_member": float(np.mean(list(alcs.values()))), "best_in_hindsight": max(alcs.values()),
+                    "best_member": max(alcs, key=alcs.get), "own_config": matrix.get(d, {}).get(d),
+                    "nearest_dataset": top,
+                    "nearest_probability": float(np.mean([p[top] for p in probabilities[d]]))})
+        for variant, by_dataset in baselines.items():
+            row[variant] = by_dataset.get(d)
+        rows.append(row)
+    return rows
+
+
+STRATEGIES = ("nearest", "expected", "calibrated", "generalist", "random_member", "average_member",
+              "best_in_hindsight", "linear_pixels", "frozen_logreg")
+
+
+def summary(rows: list[dict]) -> dict[str, float]:
+    """Mean ALC over the left-out datasets of every strategy present in all rows."""
+    return {s: float(np.mean([r[s] for r in rows])) for s in STRATEGIES
+            if rows and all(r.get(s) is not None for r in rows)}
+
+
+def gap_closed(means: dict[str, float], rule: str) -> float:
+    """The share of the gap between the average member and the best member in hindsight that a rule closes."""
+    gap = means["best_in_hindsight"] - means["average_member"]
+    return (means[rule] - means["average_member"]) / gap if gap > 0 else float("nan")
+
+
+def verdict(row: dict, rule: str) -> str:
+    alc, generalist, best = row[rule], row["generalist"], row["best_in_hindsight"]
+    against = "beats" if alc > generalist + 0.005 else "loses to" if alc < generalist - 0.005 else "ties"
+    return (f"{against} the generalist ({alc:.3f} vs {generalist:.3f}), {best - alc:.3f} below the best member "
+            f"({row['best_member']}); picked {row[f'{rule}_choice']} via {row['nearest_dataset']} "
+            f"(p {row['nearest_probability']:.2f})")
+
+
+def report(rows: list[dict], means: dict[str, float], default: str, budget: float | None) -> str:
+    shown = [s for s in STRATEGIES if s in means]
+    lines = [f"Leave-one-dataset-out over {len(rows)} known datasets; ALC read from the performance matrix"
+             + (f" (T = {budget:g} s)" if budget else "") + "; calibrated rule fitted without the left-out dataset.",
+             "", "| dataset | " + " | ".join(shown) + " | verdict (" + default + ") |",
+             "|---|" + "---|" * (len(shown) + 1)]
+    lines += ["| " + row["dataset"] + " | " + " | ".join(f"{row[s]:.4f}" for s in shown) + " | "
+              + verdict(row, default) + " |" for row in rows]
+    lines += ["| **mean** | " + " | ".join(f"**{means[s]:.4f}**" for s in shown) + " | |", ""]
+    lines += [f"- {rule}: mean {means[rule]:.4f}, closes {gap_closed(means, rule):+.0%} of the gap between the "
+              f"average member ({means['average_member']:.4f}) and the best member in hindsight "
+              f"({means['best_in_hindsight']:.4f})" for rule in RULES]
+    lines.append(f"- default rule (best mean): **{default}**")
+    return "\n".join(lines) + "\n"
+
+
+def run_settings(rule: str, dataset: str, matrix_path: Path = MATRIX_FILE, lodo_dir: Path = LODO_DIR) -> dict:
+    """The choice settings file of a benchmark run of model.py with `rule` on a dataset folder named `dataset`:
+    for a known dataset, leave-one-dataset-out (its classifier, its config and column excluded, and for the
+    calibrated rule a calibration fitted without it); for any other dataset, the shipped settings with `rule`."""
+    from meta_classifier.known import load_catalogue
+
+    if dataset not in {entry["name"] for entry in load_catalogue()["datasets"]}:
+        return asdict(load_settings(CHOICE_FILE, rule=rule)) | {"exclude": []}
+    settings = {"rule": rule, "top_k": 3, "exclude": [dataset], "classifier_dir": str(lodo_dir / dataset)}
+    if rule == "calibrated":
+        matrix, configs = read_matrix(matrix_path), sorted(portfolio_configs())
+        others = [d for d in complete_datasets(matrix, configs) if d != dataset]
+        if not others:
+            raise ValueError(f"{matrix_path}: no complete column to calibrate on")
+        calibration = fit_calibration(matrix, configs, lodo_probabilities(others, lodo_dir),
+                                      also_exclude=frozenset({dataset}))
+        settings |= asdict(calibration)
+    lodo_probabilities([dataset], lodo_dir)  # the classifier without it, fitted once
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
+    parser.add_argument("--baselines", type=Path, help="results.csv of scripts.benchmark with the outside baselines")
+    parser.add_argument("--lodo_dir", type=Path, default=LODO_DIR)
+    parser.add_argument("--out", type=Path, default=DOCS_DIR)
+    parser.add_argument("--write-choice", action="store_true", help=f"write the winning rule to {CHOICE_FILE}")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    matrix, configs = read_matrix(args.matrix), sorted(portfolio_configs())
+    datasets = complete_datasets(matrix, configs)
+    if not datasets:
+        print(f"error: {args.matrix}: no dataset has a cell for every portfolio config (python -m portfolio.matrix "
+              "status)", file=sys.stderr)
+        return 1
+    probabilities = lodo_probabilities(datasets, args.lodo_dir)
+    rows = selection_table(matrix, configs, probabilities, read_baselines(args.baselines))
+    means = summary(rows)
+    default = max(RULES, key=means.get)
+    calibration = fit_calibration(matrix, configs, probabilities)
+    budget = json.loads(args.matrix.with_suffix(".settings").read_text())["budget_s"] \
+        if args.matrix.with_suffix(".settings").is_file() else None
+    text = report(rows, means, default, budget) + (
+        f"- calibration on all {len(datasets)}: temperature {calibration.temperature:.3g}, threshold "
+        f"{calibration.threshold:.3f}\n")
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "selection.md").write_text(text)
+    write_atomic(args.out / "selection.json", json.dumps({"rows": rows, "means": means, "default": default,
+                                                          "calibration": asdict(calibration)}, indent=1) + "\n")
+    if args.write_choice:
+        write_atomic(CHOICE_FILE, json.dumps({
+            "rule": default, "top_k": 3, "temperature": calibration.temperature, "threshold": calibration.threshold,
+            "fitted_with": f"python -m portfolio.lodo --write-choice: {len(datasets)} datasets, matrix T = {budget}"},
+            indent=1) + "\n")
+        print(f"wrote {CHOICE_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

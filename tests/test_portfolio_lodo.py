@@ -1,0 +1,75 @@
+"""The leave-one-dataset-out proof of the choice (portfolio.lodo): the left-out classifier on the real stored
+fingerprints, the calibration, and the table's reference strategies on a hand-made matrix."""
+import json
+
+import numpy as np
+import pytest
+
+from meta_classifier.known import load_catalogue
+from portfolio.lodo import (N_BATCHES, fit_calibration, gap_closed, lodo_probabilities, run_settings,
+                            selection_table, summary)
+
+# Configs tuned on a, b, c, d (and the generalist); columns: the datasets they run on.
+MATRIX = {
+    "generalist": {"a": 0.80, "b": 0.80, "c": 0.80, "d": 0.80},
+    "a": {"a": 0.90, "b": 0.85, "c": 0.50, "d": 0.50},
+    "b": {"a": 0.88, "b": 0.90, "c": 0.55, "d": 0.52},
+    "c": {"a": 0.40, "b": 0.45, "c": 0.95, "d": 0.90},
+    "d": {"a": 0.45, "b": 0.40, "c": 0.92, "d": 0.95},
+}
+CONFIGS = sorted(MATRIX)
+
+
+def test_the_left_out_classifier_never_knew_the_dataset(tmp_path) -> None:
+    probabilities = lodo_probabilities(["coil20"], tmp_path)["coil20"]
+    known = [entry["name"] for entry in load_catalogue()["datasets"]]
+    assert len(probabilities) == N_BATCHES
+    for batch in probabilities:
+        assert set(batch) == set(known) - {"coil20"}
+        assert sum(batch.values()) == pytest.approx(1.0, abs=1e-4)
+    header = json.loads((tmp_path / "coil20" / "precalc.json").read_text())
+    assert "coil20" not in header["names"]  # the saved classifier is the one the Model's LODO run loads
+    saved = (tmp_path / "coil20" / "probabilities.json").stat().st_mtime_ns
+    assert lodo_probabilities(["coil20"], tmp_path)["coil20"] == probabilities  # reused, not refitted
+    assert (tmp_path / "coil20" / "probabilities.json").stat().st_mtime_ns == saved
+
+
+def _batches(top: str, p_top: float, others: list[str], n: int = 4) -> list[dict[str, float]]:
+    rest = (1 - p_top) / (len(others) - 1)
+    return [{name: (p_top if name == top else rest) for name in others}] * n
+
+
+def test_calibration_trusts_confident_picks_and_falls_back_when_unsure() -> None:
+    # On a and c the classifier is sure and right (b's and d's configs are their best members, 0.88 and 0.92);
+    # on b and d it is unsure and wrong (c's and a's configs: 0.45 and 0.50 there). The fallback, the best mean
+    # config without the left-out one, is the generalist (0.80 everywhere): worse than the sure picks, better
+    # than the unsure ones. So the threshold must sit between the two calibrated top probabilities.
+    probabilities = {"a": _batches("b", 0.9, ["b", "c", "d"]), "c": _batches("d", 0.9, ["a", "b", "d"]),
+                     "b": _batches("c", 0.4, ["a", "c", "d"]), "d": _batches("a", 0.4, ["a", "b", "c"])}
+    calibration = fit_calibration(MATRIX, CONFIGS, probabilities)
+    sharpen = lambda p, t: p ** (1 / t) / (p ** (1 / t) + 2 * ((1 - p) / 2) ** (1 / t))  # noqa: E731
+    confident, unsure = sharpen(0.9, calibration.temperature), sharpen(0.4, calibration.temperature)
+    assert unsure < calibration.threshold <= confident
+
+
+def test_the_table_reads_every_strategy_from_the_matrix_without_the_left_out_config() -> None:
+    probabilities = {"a": _batches("b", 0.9, ["b", "c", "d"]), "b": _batches("a", 0.9, ["a", "c", "d"]),
+                     "c": _batches("d", 0.9, ["a", "b", "d"]), "d": _batches("c", 0.9, ["a", "b", "c"])}
+    rows = {row["dataset"]: row for row in selection_table(MATRIX, CONFIGS, probabilities, {})}
+    a = rows["a"]
+    assert a["nearest"] == 0.88 and a["nearest_choice"] == "b"  # b's config, a's own excluded
+    assert a["average_member"] == pytest.approx((0.88 + 0.40 + 0.45) / 3)
+    assert (a["best_in_hindsight"], a["best_member"], a["own_config"]) == (0.88, "b", 0.90)
+    assert a["generalist"] == 0.80 and a["random_member"] in (0.88, 0.40, 0.45)
+    assert a["nearest_dataset"] == "b" and a["nearest_probability"] == pytest.approx(0.9)
+    means = summary(list(rows.values()))
+    assert means["nearest"] == pytest.approx((0.88 + 0.85 + 0.92 + 0.90) / 4)
+    assert gap_closed(means, "nearest") == pytest.approx(1.0)  # here the nearest is always the best member
+    assert "linear_pixels" not in means  # no baseline runs given
+
+
+def test_a_benchmark_run_on_a_known_dataset_leaves_it_out(tmp_path) -> None:
+    settings = run_settings("nearest", "coil20", lodo_dir=tmp_path)
+    assert settings["exclude"] == ["coil20"] and settings["classifier_dir"] == str(tmp_path / "coil20")
+    assert (tmp_path / "coil20" / "precalc.pt").is_file()
+    assert run_settings("nearest", "not_a_known_dataset", lodo_dir=tmp_path)["exclude"] == []
