@@ -1,4 +1,4 @@
-"""scripts.benchmark end to end (real ingestion and scoring subprocesses) with the fast linear-pixels baseline."""
+"""scripts.benchmark end to end (real ingestion and scoring subprocesses) with the two outside baselines."""
 import csv
 
 from scripts.benchmark import main, train_images_per_second
@@ -32,6 +32,25 @@ def test_benchmark_writes_tables_and_curves(tmp_path_factory):
                  "--out", str(out), "--resume", "--max-runs", "0"]) == 0
     assert log.stat().st_mtime_ns == before
     assert [r["variant"] for r in csv.DictReader(open(out / "results.csv"))] == ["linear_pixels"]
+
+
+def test_frozen_features_baseline_learns_and_predicts_more_than_once(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench_data")
+    dataset = write(digits_sets(300, 100), root, "digitsbench")
+    out = tmp_path_factory.mktemp("bench_out")
+    assert main(["--datasets", str(dataset), "--variants", "frozen_logreg", "--budget", "30", "--out", str(out),
+                 "--threads", "1"]) == 0
+    row = next(csv.DictReader(open(out / "results.csv")))
+    assert row["variant"] == "frozen_logreg" and int(row["predictions"]) >= 2  # 32, then 64 more, ... examples
+    assert float(row["last_nauc"]) > 0.8
+
+
+def test_a_bad_variant_fails_before_any_run(tmp_path, capsys):
+    dataset = tmp_path / "somewhere"
+    dataset.mkdir()
+    code = main(["--datasets", str(dataset), "--variants", "meta:no_such_rule", "--budget", "5",
+                 "--out", str(tmp_path / "out")])
+    assert code == 2 and "no_such_rule" in capsys.readouterr().err
 
 
 def test_a_bad_config_variant_fails_before_any_run(tmp_path, capsys):
