@@ -1,7 +1,7 @@
 """Leave-one-dataset-out (LODO) proof of the config choice, read from the performance matrix.
 
     python -m portfolio.lodo                             # table + calibration -> docs/benchmark_meta/
-    python -m portfolio.lodo --baselines B/results.csv   # with the outside baselines' real runs (scripts.benchmark)
+    python -m portfolio.lodo --runs B/results.csv        # with the outside baselines and real meta_RULE runs
     python -m portfolio.lodo --write-choice              # also portfolio/choice.json: the winning rule, calibrated
 
 For every known dataset d with a complete matrix column: a precalc meta-classifier with the shipped config is
@@ -141,16 +141,53 @@ def complete_datasets(matrix: Matrix, configs: list[str]) -> list[str]:
     return [d for d in columns if rows and all(d in matrix[c] for c in rows)] if len(rows) == len(configs) else []
 
 
-def read_baselines(path: Path | None) -> dict[str, dict[str, float]]:
-    """variant -> dataset -> ALC from a scripts.benchmark results.csv."""
-    if path is None:
-        return {}
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+BASELINES = ("linear_pixels", "frozen_logreg")
+
+
+def read_runs(paths: list[Path]) -> list[dict]:
+    """The rows of scripts.benchmark results.csv files (baselines and meta_RULE runs on the tuning splits)."""
+    rows = []
+    for path in paths:
+        with open(path, newline="") as handle:
+            rows += list(csv.DictReader(handle))
+    return rows
+
+
+def baselines_of(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """variant -> dataset -> ALC of the outside baselines among the runs."""
     baselines: dict[str, dict[str, float]] = {}
-    for row in rows:
-        baselines.setdefault(row["variant"], {})[row["dataset"]] = float(row["alc"])
+    for row in runs:
+        if row["variant"] in BASELINES:
+            baselines.setdefault(row["variant"], {})[row["dataset"]] = float(row["alc"])
     return baselines
+
+
+def real_runs_report(runs: list[dict], matrix: Matrix, rows: list[dict]) -> str:
+    """The real model.py runs (meta_RULE variants) beside what the matrix predicted for the same choice and the
+    reference strategies on the same dataset."""
+    by_dataset = {row["dataset"]: row for row in rows}
+    meta = [r for r in runs if r["variant"].startswith("meta_") and r["dataset"] in by_dataset]
+    if not meta:
+        return ""
+    lines = ["| dataset | rule | chosen config | ALC (real run) | ALC of that config in the matrix | generalist | "
+             "average member | best in hindsight | " + " | ".join(BASELINES) + " |", "|---|" + "---|" * 9]
+    for run in sorted(meta, key=lambda r: (r["dataset"], r["variant"])):
+        ref, chosen = by_dataset[run["dataset"]], run.get("chosen_config") or "-"
+        predicted = matrix.get(chosen, {}).get(run["dataset"])
+        cells = [run["dataset"], run["variant"][len("meta_"):], chosen, f"{float(run['alc']):.4f}",
+                 "-" if predicted is None else f"{predicted:.4f}", f"{ref['generalist']:.4f}",
+                 f"{ref['average_member']:.4f}", f"{ref['best_in_hindsight']:.4f}"]
+        cells += ["-" if ref.get(b) is None else f"{ref[b]:.4f}" for b in BASELINES]
+        lines.append("| " + " | ".join(cells) + " |")
+    for variant in sorted({r["variant"] for r in meta}):
+        mine = [r for r in meta if r["variant"] == variant]
+        real = np.mean([float(r["alc"]) for r in mine])
+        ref = {key: np.mean([by_dataset[r["dataset"]][key] for r in mine])
+               for key in ("generalist", "average_member", "best_in_hindsight")}
+        lines.append(f"\n{variant} over its {len(mine)} real runs: mean ALC {real:.4f}; on the same datasets the "
+                     f"generalist {ref['generalist']:.4f}, the average member {ref['average_member']:.4f}, the best "
+                     f"member in hindsight {ref['best_in_hindsight']:.4f}")
+    return "\n".join(lines) + "\n"
 
 
 def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabilities,
@@ -244,10 +281,34 @@ def run_settings(rule: str, dataset: str, matrix_path: Path = MATRIX_FILE, lodo_
     return settings
 
 
+def plot_table(rows: list[dict], default: str, path: Path) -> None:
+    """Per left-out dataset, the default rule's ALC against the generalist, the average member and the best
+    member in hindsight (a dot plot, datasets sorted by the rule's gain over the generalist)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r[default] - r["generalist"])
+    figure, axis = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    for key, marker in (("average_member", "|"), ("generalist", "s"), ("best_in_hindsight", "^"), (default, "o")):
+        axis.scatter([r[key] for r in rows], y, marker=marker, label=key if key != default else f"{default} (rule)")
+    axis.set_yticks(y, [r["dataset"] for r in rows], fontsize=8)
+    axis.set_xlabel("ALC on the left-out dataset (performance matrix)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
-    parser.add_argument("--baselines", type=Path, help="results.csv of scripts.benchmark with the outside baselines")
+    parser.add_argument("--runs", type=Path, nargs="*", default=[],
+                        help="results.csv files of scripts.benchmark on the tuning splits: the outside baselines "
+                             "and the real meta_RULE runs")
     parser.add_argument("--lodo_dir", type=Path, default=LODO_DIR)
     parser.add_argument("--out", type=Path, default=DOCS_DIR)
     parser.add_argument("--write-choice", action="store_true", help=f"write the winning rule to {CHOICE_FILE}")
@@ -262,7 +323,8 @@ def main(argv: list[str] | None = None) -> int:
               "status)", file=sys.stderr)
         return 1
     probabilities = lodo_probabilities(datasets, args.lodo_dir)
-    rows = selection_table(matrix, configs, probabilities, read_baselines(args.baselines))
+    runs = read_runs(args.runs)
+    rows = selection_table(matrix, configs, probabilities, baselines_of(runs))
     means = summary(rows)
     default = max(RULES, key=means.get)
     calibration = fit_calibration(matrix, configs, probabilities)
@@ -271,9 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     text = report(rows, means, default, budget) + (
         f"- calibration on all {len(datasets)}: temperature {calibration.temperature:.3g}, threshold "
         f"{calibration.threshold:.3f}\n")
+    real = real_runs_report(runs, matrix, rows)
+    if real:
+        text += "\n## Real runs of model.py, leave-one-dataset-out\n\n" + real
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "selection.md").write_text(text)
+    plot_table(rows, default, args.out / "selection.png")
     write_atomic(args.out / "selection.json", json.dumps({"rows": rows, "means": means, "default": default,
                                                           "calibration": asdict(calibration)}, indent=1) + "\n")
     if args.write_choice:
