@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:  # learner/ beside this file, wherever it runs (ingestion usually put it there already)
@@ -26,7 +25,7 @@ from autodl_format.errors import first_line  # noqa: E402
 from learner.config import CONFIG_ENV, load_config  # noqa: E402
 from learner.pipeline import Learner, get_logger  # noqa: E402
 from learner.runtime import tune_allocator  # noqa: E402
-from portfolio.choice import CHOICE_FILE, CHOICE_FILE_ENV, RULE_ENV, load_settings  # noqa: E402
+from portfolio.choice import settings_from_environment  # noqa: E402
 from portfolio.selection import ConfigSelection  # noqa: E402
 
 MAX_FAILED_TRAIN_CALLS = 2
@@ -43,8 +42,7 @@ class Model:
         tune_allocator()
         self.learner = Learner(metadata, self.config)
         self.selection = None if fixed else ConfigSelection.prepare(
-            metadata, self.log, load_settings(Path(os.environ.get(CHOICE_FILE_ENV) or CHOICE_FILE),
-                                              rule=os.environ.get(RULE_ENV) or None))
+            metadata, self.log, settings_from_environment())
         self.done_training = False
         self.failed_train_calls = 0
 

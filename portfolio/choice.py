@@ -17,6 +17,7 @@ benchmark (portfolio.lodo, scripts.benchmark) runs the real model.py through AUT
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,15 @@ def load_settings(path: Path = CHOICE_FILE, rule: str | None = None) -> ChoiceSe
         return ChoiceSettings(**raw)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def settings_from_environment() -> ChoiceSettings:
+    """The Model's settings: the file AUTODL_CHOICE_FILE names (it must exist), else the shipped one; the rule
+    AUTODL_CHOICE_RULE names overrides the file's."""
+    named = os.environ.get(CHOICE_FILE_ENV)
+    if named and not Path(named).is_file():
+        raise ConfigError(f"{CHOICE_FILE_ENV}={named}: no such file")
+    return load_settings(Path(named) if named else CHOICE_FILE, rule=os.environ.get(RULE_ENV) or None)
 
 
 @dataclass(frozen=True)

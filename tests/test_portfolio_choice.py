@@ -88,3 +88,18 @@ def test_settings_file_and_its_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps({"rule": "nearest", "topk": 2}))
     with pytest.raises(ConfigError, match="choice.json: expected an object"):
         load_settings(path)
+
+
+def test_the_environment_names_the_settings_file_and_a_missing_one_is_refused(tmp_path, monkeypatch) -> None:
+    from portfolio.choice import CHOICE_FILE_ENV, RULE_ENV, settings_from_environment
+
+    path = tmp_path / "choice.json"
+    path.write_text(json.dumps({"rule": "expected", "exclude": ["a"], "classifier_dir": "somewhere"}))
+    monkeypatch.setenv(CHOICE_FILE_ENV, str(path))
+    monkeypatch.delenv(RULE_ENV, raising=False)
+    assert settings_from_environment() == ChoiceSettings(rule="expected", exclude=("a",), classifier_dir="somewhere")
+    monkeypatch.setenv(RULE_ENV, "nearest")
+    assert settings_from_environment().rule == "nearest"
+    monkeypatch.setenv(CHOICE_FILE_ENV, str(tmp_path / "absent.json"))
+    with pytest.raises(ConfigError, match="absent.json: no such file"):
+        settings_from_environment()
