@@ -33,9 +33,7 @@ class RidgeHeads:
         logits = head.scores(inputs) * temperature
         return logits - temperature / 2 if self.run.multilabel else logits
 
-    def fit_pixels(self, predict: bool = True) -> None:
-        """predict=False: fitted and validated only, as the baseline later heads must beat (a learner that took
-        over after the config choice: the same head was predicted before the switch)."""
+    def fit_pixels(self) -> None:
         run = self.run
         if run.clock.left() < run.clock.safety_margin():
             run.log.info("no time for the pixel head (%.2fs left)", run.clock.left())
@@ -44,7 +42,7 @@ class RidgeHeads:
         start = time.monotonic()
         pixels = pixel_features(examples, run.cfg.pixel_side)
         run.pixel_seconds = (time.monotonic() - start) / len(examples)
-        self.pixels_ = self._fit(pixels, np.arange(len(examples)), Source.PIXELS, predict)
+        self.pixels_ = self._fit(pixels, np.arange(len(examples)), Source.PIXELS)
 
     def fit_features(self, rows: np.ndarray) -> None:
         """A ridge on frozen features of the stored early examples `rows` (validation rows included)."""
@@ -52,7 +50,7 @@ class RidgeHeads:
         examples = run.feed.train_early.store.arrays()[0]
         self.features_ = self._fit(run.runner.features(examples[rows], run.side), rows, Source.FEATURES)
 
-    def _fit(self, features: torch.Tensor, rows: np.ndarray, source: Source, predict: bool = True) -> RidgeHead:
+    def _fit(self, features: torch.Tensor, rows: np.ndarray, source: Source) -> RidgeHead:
         """Ridge on `features` of the stored examples `rows` (which include all validation rows), offered as the
         next prediction (taken when validation says it is better than the best so far, always without it)."""
         run = self.run
@@ -67,11 +65,10 @@ class RidgeHeads:
             result = Result(nauc(val_labels, logits.numpy()), run.loss(logits, val_labels))
             run.best.heads[source] = result
         # Also without early predictions the validation result counts: the fine-tuned net must beat it.
-        better = run.best.offer(source, result, predict=run.cfg.early_predictions and predict)
+        better = run.best.offer(source, result, predict=run.cfg.early_predictions)
         run.log.info("%s head: ridge on %d examples at %.1fs elapsed | validation NAUC %s%s", source.value,
                      len(fit_rows), run.clock.elapsed(), "-" if result is None else f"{result.score:.4f}",
-                     (" (baseline only: not predicted)" if not predict else "") if better
-                     else " (not better: no prediction)")
+                     "" if better else " (not better: no prediction)")
         return head
 
     @torch.no_grad()

@@ -12,8 +12,8 @@ compares the time left with its cost estimated from measured rates (learner.run)
 when that does not fit, so that no call runs past the budget.
 
 A learner may also take over from another mid-run (model.py, after the config choice): it shares the other's
-clock, keeps its last prediction as its own until it has a better one, and fits the pixel head as a validation
-baseline only when a prediction was made already.
+clock, keeps its last prediction as its own, with that prediction's validation result as the bar its own heads
+and network must beat to be predicted (its pixel head too: predicted only when better than what stands).
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ class Learner:
         if not self.first_read_done:
             self._first_read()
             if early and run.cfg.pixel_head:
-                self.heads.fit_pixels(predict=self.predictor.count_ == 0)  # after a takeover: a baseline
+                self.heads.fit_pixels()
                 if run.best.pending is not None:
                     return
         if not self.features_tried:
