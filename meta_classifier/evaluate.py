@@ -82,9 +82,8 @@ def leave_one_out(train: FingerprintSet, test: FingerprintSet, config: PrecalcML
             break
         start = time.perf_counter()
         classifier = PrecalcMLP(config).fit(train.without(k), budget=steps, seed=seed)
-        held_out = FingerprintSet([name], [g.__class__(0, g.variant, g.features) for g in test.groups_of(k)],
-                                  test.feature_dim, test.identity)
-        probs = classifier.predict_proba_many(BatchSampler(held_out, seed=seed).sample_dataset(0, n_batches, batch))
+        batches = BatchSampler(test.alone(k), seed=seed).sample_dataset(0, n_batches, batch)
+        probs = classifier.predict_proba_many(batches)
         picks = Counter(probs.argmax(1).tolist())
         chosen, count = picks.most_common(1)[0]
         rows.append({"removed": name, "chosen": classifier.names[chosen], "share": count / n_batches,

@@ -59,6 +59,11 @@ class FingerprintSet:
         groups = [Group(remap[g.dataset], g.variant, g.features) for g in self.groups if g.dataset != dataset]
         return FingerprintSet([self.names[i] for i in keep], groups, self.feature_dim, self.identity)
 
+    def alone(self, dataset: int) -> FingerprintSet:
+        """The one dataset as a set of its own (label 0): to draw batches of a dataset a classifier never saw."""
+        groups = [Group(0, g.variant, g.features) for g in self.groups_of(dataset)]
+        return FingerprintSet([self.names[dataset]], groups, self.feature_dim, self.identity)
+
     def split_images(self, fraction: float, seed: int = 0) -> tuple[FingerprintSet, FingerprintSet]:
         """Per group, a random `fraction` of its images goes to the second set (at least one stays in each when
         the group has two or more). Used to carve a BOHB validation set out of meta-train."""

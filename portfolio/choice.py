@@ -99,10 +99,10 @@ class Chooser:
 
     @classmethod
     def load(cls, settings: ChoiceSettings | None = None, portfolio_dir: Path = PORTFOLIO_DIR,
-             matrix_path: Path = MATRIX_FILE, exclude: frozenset[str] = frozenset()) -> Chooser:
+             matrix_path: Path = MATRIX_FILE) -> Chooser:
         settings = settings or load_settings()
         matrix = read_matrix(matrix_path) if matrix_path.exists() else {}
-        return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings, exclude | set(settings.exclude))
+        return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings, frozenset(settings.exclude))
 
     def choose(self, probabilities: dict[str, float]) -> Choice:
         probs = {name: p for name, p in probabilities.items() if name not in self.exclude}

@@ -32,6 +32,7 @@ import numpy as np
 
 from autodl_format.files import write_atomic
 from learner.config import DEFAULT_CONFIG
+from portfolio.analysis import as_array
 from portfolio.choice import CHOICE_FILE, RULES, Chooser, ChoiceSettings, load_settings
 from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
 from scripts import REPO_ROOT
@@ -49,24 +50,25 @@ def lodo_probabilities(names: list[str], lodo_dir: Path = LODO_DIR, metadata_dir
     """For each name: probabilities over the other known datasets of N_BATCHES meta-test batches, from a
     classifier trained without it (fitted once and kept in lodo_dir/<name>/ with its probabilities)."""
     from meta_classifier.classifiers import DEFAULT_ARTIFACTS, PrecalcMLP, read_header
-    from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_fingerprints
+    from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, load_fingerprints
 
     metadata_dir, artifacts = metadata_dir or Path(DEFAULT_METADATA_DIR), artifacts or Path(DEFAULT_ARTIFACTS)
     result, train, test = {}, None, None
     config = read_header(artifacts, "precalc")["config"]
     for name in names:
         path = lodo_dir / name / "probabilities.json"
-        if path.is_file() and json.loads(path.read_text())["classifier_config"] == config:
-            result[name] = json.loads(path.read_text())["batches"]
+        saved = json.loads(path.read_text()) if path.is_file() else {}
+        if saved.get("classifier_config") == config:
+            result[name] = saved["batches"]
             continue
-        if train is None:
-            train, test = load_fingerprints(metadata_dir, "train"), load_fingerprints(metadata_dir, "test")
+        if train is None:  # the original images only: the Model fingerprints a dataset as it comes
+            train = load_fingerprints(metadata_dir, "train")
+            test = load_fingerprints(metadata_dir, "test", variants=(0,))
         k = train.names.index(name)
         classifier = PrecalcMLP(config).fit(train.without(k), seed=seed)
         classifier.save(lodo_dir / name)
-        held_out = FingerprintSet([name], [g.__class__(0, g.variant, g.features) for g in test.groups_of(k)
-                                           if g.variant == 0], test.feature_dim, test.identity)
-        probs = classifier.predict_proba_many(BatchSampler(held_out, seed=seed).sample_dataset(0, N_BATCHES, BATCH))
+        batches = BatchSampler(test.alone(k), seed=seed).sample_dataset(0, N_BATCHES, BATCH)
+        probs = classifier.predict_proba_many(batches)
         result[name] = [dict(zip(classifier.names, map(float, row))) for row in probs]
         write_atomic(path, json.dumps({"classifier_config": config, "batch": BATCH, "batches": result[name]}) + "\n")
         print(f"lodo: {name}: classifier without it trained; picks {Counter(max(p, key=p.get) for p in result[name])}",
@@ -135,10 +137,10 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
 
 
 def complete_datasets(matrix: Matrix, configs: list[str]) -> list[str]:
-    """Datasets whose matrix column has every config's cell."""
-    rows = [c for c in configs if c in matrix]
-    columns = sorted({d for r in matrix.values() for d in r})
-    return [d for d in columns if rows and all(d in matrix[c] for c in rows)] if len(rows) == len(configs) else []
+    """Datasets whose matrix column has every config's cell (none while a config has no row yet)."""
+    if not set(configs) <= set(matrix):
+        return []
+    return as_array({config: matrix[config] for config in configs})[1]
 
 
 BASELINES = ("linear_pixels", "frozen_logreg")
@@ -267,7 +269,7 @@ def run_settings(rule: str, dataset: str, matrix_path: Path = MATRIX_FILE, lodo_
     from meta_classifier.known import load_catalogue
 
     if dataset not in {entry["name"] for entry in load_catalogue()["datasets"]}:
-        return asdict(load_settings(CHOICE_FILE, rule=rule)) | {"exclude": []}
+        return asdict(load_settings(CHOICE_FILE, rule=rule)) | {"exclude": []}  # as JSON writes it
     settings = {"rule": rule, "top_k": 3, "exclude": [dataset], "classifier_dir": str(lodo_dir / dataset)}
     if rule == "calibrated":
         matrix, configs = read_matrix(matrix_path), sorted(portfolio_configs())

@@ -19,6 +19,7 @@ from autodl_format.errors import first_line
 from learner.backbones import Backbone, WeightsUnavailable, build_backbone
 from learner.config import config_from_dict, load_config
 from learner.pipeline import Learner
+from meta_classifier.classifiers import DEFAULT_ARTIFACTS
 from meta_classifier.fingerprint import VIDEO_FRAMES
 from meta_classifier.identify import DatasetIdentifier
 from portfolio.choice import Choice, Chooser, ChoiceSettings, load_settings
@@ -40,14 +41,12 @@ class ConfigSelection:
         self.choice: Choice | None = None
 
     @classmethod
-    def prepare(cls, metadata, log: logging.Logger, settings: ChoiceSettings | None = None,
-                exclude: frozenset[str] = frozenset()) -> ConfigSelection | None:
+    def prepare(cls, metadata, log: logging.Logger, settings: ChoiceSettings | None = None) -> ConfigSelection | None:
         """Build what the choice needs; None (logged) when something is missing, and the run keeps its config."""
         try:
             settings = settings or load_settings()
-            identifier = (DatasetIdentifier.load(settings.classifier_dir) if settings.classifier_dir
-                          else DatasetIdentifier.load())
-            chooser = Chooser.load(settings, exclude=exclude)
+            identifier = DatasetIdentifier.load(settings.classifier_dir or DEFAULT_ARTIFACTS)
+            chooser = Chooser.load(settings)
         except Exception as error:  # noqa: BLE001 - no choice is no reason to fail: the generalist runs
             log.info("config choice unavailable (%s: %s): the generalist runs", type(error).__name__,
                      first_line(error))

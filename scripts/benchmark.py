@@ -5,11 +5,11 @@
 
 Variants: linear_pixels (trivial baseline: ridge on 16x16 raw pixels, scripts/baselines/linear_pixels),
 frozen_logreg (outside baseline: frozen pretrained EfficientNet-Lite0 features + logistic regression,
-scripts/baselines/frozen_logreg),
-meta:RULE (model.py choosing its config by the meta-learned RULE, one of nearest / expected / calibrated; on a
-dataset folder named like a known dataset, e.g. the tuning splits data/tune/NAME, it runs leave-one-dataset-out:
-see portfolio.lodo), generalist (model.py with portfolio/generalist.json), generalist_late (the same without the early-prediction
-schedule: one prediction at the end), or any portfolio name / JSON path (model.py with that config; a path is
+scripts/baselines/frozen_logreg), meta:RULE (model.py choosing its config by the meta-learned RULE, one of
+nearest / expected / calibrated; on a dataset folder named like a known dataset, e.g. the tuning splits
+data/tune/NAME, it runs leave-one-dataset-out: see portfolio.lodo), generalist (model.py with
+portfolio/generalist.json), generalist_late (the same without the early-prediction schedule: one prediction at
+the end), or any portfolio name / JSON path (model.py with that config; a path is
 labelled by its file name without the suffix).
 Datasets are AutoDL dataset directories (make them with `python -m scripts.make_dataset --source raw:NAME`).
 
@@ -103,10 +103,11 @@ def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: 
         env["OMP_NUM_THREADS"] = str(threads)
     result = run_task(dataset_dir, code_dir, work, budget, env=env)
     log_text = result.ingestion_log.read_text(errors="replace")
+    choice = CHOICE_LINE.search(log_text)
     row = Row(dataset_dir.name, label(variant), result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
               result.timestamps[0] if result.timestamps else None, len(result.timestamps),
               train_images_per_second(log_text), result.timestamps, result.nauc_scores,
-              next(iter(CHOICE_LINE.findall(log_text)), None))
+              choice.group(1) if choice else None)
     (work / "row.json").write_text(json.dumps({"budget": budget, "row": dataclasses.asdict(row)}) + "\n")
     return row
 

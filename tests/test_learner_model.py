@@ -185,7 +185,8 @@ def test_a_learner_that_takes_over_predicts_only_what_beats_the_standing_predict
     from learner.config import load_config
     from learner.pipeline import Learner
 
-    metadata, train, test = digits_task.train.get_metadata(), digits_task.train.get_dataset, digits_task.test.get_dataset
+    metadata = digits_task.train.get_metadata()
+    train, test = digits_task.train.get_dataset, digits_task.test.get_dataset
     coarse = Learner(metadata, load_config(small_config(data_root, "coarse", pixel_side=2)))
     coarse.train(train(), remaining_time_budget=300)
     standing = coarse.test(test(), remaining_time_budget=290)
