@@ -2,12 +2,15 @@
 (backbone, side, batch size), and seconds per inferred image, per (backbone, side), on one machine.
 
     python -m portfolio.lookup --out portfolio/lookup_table_cpu.csv
+    python -m portfolio.lookup --out portfolio/lookup_table_gpu.csv --sides 32 64 128 224 --threads 4  # on a GPU
 
 Measured with the learner's own pieces, as a BOHB worker runs them (one torch thread): Classifier + NetRunner
 (warmed up, channels_last) + StepTrainer with the default config at that batch size (Adam, 30 % frozen,
 augmentation level 1), on random uint8 images stored at the side itself. A step is one `train_until` call that
 runs exactly one step: the median of TIMED_STEPS after an untimed one (optimizer state, kernel selection), or the
-first one alone when that took SINGLE_STEP_SECONDS or more (the large cells: the grid must take minutes).
+first one alone when that took SINGLE_STEP_SECONDS or more on the CPU (the large cells: the grid must take minutes).
+On a GPU the first step at a new (side, batch size) takes 3-6 s (cuDNN picks and builds its kernels, on the CPU)
+and the next ones milliseconds: there it is always set aside, and printed beside the steady figure.
 Inference is `NetRunner.predict` over INFER_IMAGES images, the fastest of two passes; it does not depend on the
 training batch size, so every batch-size row of a (backbone, side) carries the same figure. `--update` measures
 some backbones into an existing table of the same machine (one backbone per run keeps each run short).
@@ -104,7 +107,7 @@ class LookupTable:
                     machine[key.strip()] = value.strip()
             elif line.strip():
                 rows.append(line)
-        step, infer = {}, {}
+        step, infer, first_step = {}, {}, {}
         for row in csv.DictReader(rows):
             backbone, side, batch = row["backbone"], int(row["side"]), int(row["batch_size"])
             step[backbone, side, batch] = float(row["step_seconds"])
@@ -132,9 +135,12 @@ def machine_description(device: str) -> dict[str, str]:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         cpu = platform.processor() or cpu
-    return {"machine": f"{cpu} | {os.cpu_count()} cores | {torch.get_num_threads()} torch thread(s) | "
-                       f"torch {torch.__version__} | device {device} | {platform.system()} {platform.release()}",
-            "measured": datetime.datetime.now().astimezone().isoformat(timespec="minutes")}
+    description = {"machine": f"{cpu} | {os.cpu_count()} cores | {torch.get_num_threads()} torch thread(s) | "
+                              f"torch {torch.__version__} | device {device} | {platform.system()} {platform.release()}",
+                   "measured": datetime.datetime.now().astimezone().isoformat(timespec="minutes")}
+    if device == "cuda":
+        description["gpu"] = torch.cuda.get_device_name()
+    return description
 
 
 def _one_step(trainer, side: int) -> None:
@@ -152,14 +158,16 @@ def _timed(work, device: str) -> float:
     return time.monotonic() - start
 
 
-def _step_seconds(one_step, device: str) -> float:
-    """A short first step counts as warm-up (Adam's state, kernel selection for the batch shape) and the median of
-    TIMED_STEPS more is taken; a long one is kept as it is: its one-off set-up is small next to it, and the whole
-    grid must be measured in minutes."""
+def _step_seconds(one_step, device: str) -> tuple[float, float]:
+    """(seconds per step, seconds of the first step). The first step is warm-up (Adam's state, kernel selection
+    for the batch shape) and the median of TIMED_STEPS more is taken. On the CPU a long first step is kept as it
+    is: its one-off set-up is small next to it, and the whole grid must be measured in minutes. On a GPU the first
+    step at a new shape takes seconds (cuDNN builds its kernels) and the steady steps milliseconds, so it is
+    always set aside."""
     first = _timed(one_step, device)
-    if first >= SINGLE_STEP_SECONDS:
-        return first
-    return float(np.median([_timed(one_step, device) for _ in range(TIMED_STEPS)]))
+    if first >= SINGLE_STEP_SECONDS and device != "cuda":
+        return first, first
+    return float(np.median([_timed(one_step, device) for _ in range(TIMED_STEPS)])), first
 
 
 def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tuple[int, ...]) -> LookupTable:
@@ -174,7 +182,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
     log.addHandler(logging.NullHandler())
     log.propagate = False  # the trainer's per-call "trained 1 steps" lines are noise here
     rng = np.random.default_rng(0)
-    step, infer = {}, {}
+    step, infer, first_step = {}, {}, {}
     device = "cpu"
     for name in backbones:
         config = LearnerConfig(backbone=name)
@@ -192,9 +200,11 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
                 examples = rng.integers(0, 256, (2 * batch, 1, side, side, 3), dtype=np.uint8)
                 labels = np.eye(NUM_CLASSES, dtype=np.float32)[rng.integers(0, NUM_CLASSES, 2 * batch)]
                 trainer.set_data(examples, labels, side, multilabel=False)
-                step[name, side, batch] = _step_seconds(lambda: _one_step(trainer, side), device)
+                step[name, side, batch], first_step[batch] = _step_seconds(lambda: _one_step(trainer, side),
+                                                                           device)
             print(f"{name} {side:3d} px: infer {1000 * infer[name, side]:.2f} ms/image, step "
-                  + ", ".join(f"b{b} {step[name, side, b]:.3f}s" for b in batch_sizes), flush=True)
+                  + ", ".join(f"b{b} {step[name, side, b]:.4f}s (first {first_step[b]:.2f}s)" for b in batch_sizes),
+                  flush=True)
     return LookupTable(step, infer, machine_description(device))
 
 
