@@ -88,6 +88,12 @@ def best_dataset(matrix: Matrix, configs: list[str], dataset: str) -> str:
     return max(members, key=lambda c: matrix[c][dataset])
 
 
+def best_mean_chooser(configs: list[str], matrix: Matrix, exclude: frozenset[str]) -> Chooser:
+    """The fingerprint-free choice: the config with the best mean over the matrix columns not excluded (the
+    calibrated rule with a threshold above 1 always falls back to it)."""
+    return Chooser(configs, matrix, ChoiceSettings(rule="calibrated", temperature=1.0, threshold=2.0), exclude)
+
+
 def rule_alc(chooser: Chooser, matrix: Matrix, dataset: str, batches: list[dict[str, float]]) -> tuple[float, str]:
     """Mean matrix ALC on `dataset` of the rule's choices over the batches, and the most frequent choice."""
     choices = [chooser.choose(p).config for p in batches]
@@ -106,8 +112,7 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
         names = [n for n in probabilities[d][0] if n not in exclude]
         target = names.index(best_dataset(kept, configs, d))
         nearest = Chooser(configs, matrix, ChoiceSettings(rule="nearest"), exclude)
-        fallback = Chooser(configs, matrix, ChoiceSettings(rule="calibrated", temperature=1.0, threshold=2.0),
-                           exclude)  # a threshold above 1: always the best mean config
+        fallback = best_mean_chooser(configs, matrix, exclude)
         fallback_alc_d = matrix[fallback.choose(probabilities[d][0]).config][d]
         for p in probabilities[d]:
             values = np.array([p[n] for n in names])
@@ -211,7 +216,9 @@ def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabili
             row[rule], row[f"{rule}_choice"] = rule_alc(Chooser(configs, matrix, settings, frozenset({d})), matrix, d,
                                                         probabilities[d])
         top = Counter(max(p, key=p.get) for p in probabilities[d]).most_common(1)[0][0]
-        row.update({"generalist": matrix[DEFAULT_CONFIG][d], "random_member": alcs[members[rng.integers(len(members))]],
+        best_mean = best_mean_chooser(configs, matrix, frozenset({d})).choose(probabilities[d][0]).config
+        row.update({"generalist": matrix[DEFAULT_CONFIG][d], "best_mean_config": matrix[best_mean][d],
+                    "random_member": alcs[members[rng.integers(len(members))]],
                     "average_member": float(np.mean(list(alcs.values()))), "best_in_hindsight": max(alcs.values()),
                     "best_member": max(alcs, key=alcs.get), "own_config": matrix.get(d, {}).get(d),
                     "nearest_dataset": top,
@@ -222,8 +229,8 @@ def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabili
     return rows
 
 
-STRATEGIES = ("nearest", "expected", "calibrated", "generalist", "random_member", "average_member",
-              "best_in_hindsight", "linear_pixels", "frozen_logreg")
+STRATEGIES = ("nearest", "expected", "calibrated", "generalist", "best_mean_config", "random_member",
+              "average_member", "best_in_hindsight", "linear_pixels", "frozen_logreg")
 
 
 def summary(rows: list[dict]) -> dict[str, float]:

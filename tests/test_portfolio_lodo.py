@@ -61,6 +61,7 @@ def test_the_table_reads_every_strategy_from_the_matrix_without_the_left_out_con
     assert a["average_member"] == pytest.approx((0.88 + 0.40 + 0.45) / 3)
     assert (a["best_in_hindsight"], a["best_member"], a["own_config"]) == (0.88, "b", 0.90)
     assert a["generalist"] == 0.80 and a["random_member"] in (0.88, 0.40, 0.45)
+    assert a["best_mean_config"] == 0.80  # the generalist's mean over b, c, d (0.80) beats c's (0.767) and d's
     assert a["nearest_dataset"] == "b" and a["nearest_probability"] == pytest.approx(0.9)
     means = summary(list(rows.values()))
     assert means["nearest"] == pytest.approx((0.88 + 0.85 + 0.92 + 0.90) / 4)
