@@ -6,7 +6,7 @@ so an error late in the run never costs the predictions already made.
 
 Config: the constructor keyword `config` (a portfolio name such as "generalist", or a JSON path), else the env
 var AUTODL_LEARNER_CONFIG; with neither, the config is meta-learned (portfolio.selection): the run starts with
-the generalist, and after the first prediction a random batch of train examples is fingerprinted and the
+the generalist, and after its pixel and features heads a random batch of train examples is fingerprinted and the
 portfolio config the choice rule (portfolio/choice.json or the file the env var AUTODL_CHOICE_FILE names; the env
 var AUTODL_CHOICE_RULE overrides its rule) picks takes over.
 """
@@ -49,11 +49,15 @@ class Model:
     def train(self, dataset, remaining_time_budget: float | None = None) -> None:
         if self.done_training:
             return
-        if self.selection is not None and self.learner.first_read_done:  # once, after the first prediction
+        # Once, after the generalist's pixel and features heads (the generalist does not fine-tune before it): its
+        # features head, well under a second on most sets, is out before the switch rather than the chosen
+        # config's own, which comes seconds later.
+        if self.selection is not None and self.learner.features_tried:
             selection, self.selection = self.selection, None
             self.learner = selection.choose(self.learner, remaining_time_budget)
         try:
-            self.learner.train(dataset, remaining_time_budget=remaining_time_budget)
+            self.learner.train(dataset, remaining_time_budget=remaining_time_budget,
+                               heads_only=self.selection is not None)
         except Exception as error:  # noqa: BLE001 - keep the predictions made so far
             self.failed_train_calls += 1
             self.log.info("train failed (%s: %s); keeping the last good prediction", type(error).__name__,

@@ -89,7 +89,8 @@ class Learner:
     def stop_training(self) -> None:
         self.stopped = True
 
-    def train(self, dataset, remaining_time_budget: float | None = None) -> None:
+    def train(self, dataset, remaining_time_budget: float | None = None, heads_only: bool = False) -> None:
+        """heads_only: stop before fine-tuning (model.py, while a config choice is to come after the heads)."""
         run = self.run
         run.clock.update(remaining_time_budget)
         if self.done_training:
@@ -104,7 +105,7 @@ class Learner:
                     return
         if not self.features_tried:
             self._feature_head()
-            if early and run.best.pending is not None:
+            if (early and run.best.pending is not None) or heads_only:
                 return
         self.fine_tuning.train_call()
 

@@ -5,7 +5,8 @@ a learner with that config.
 Everything that can be built beforehand is built in the Model's constructor, which the budget does not charge:
 the fingerprint network and classifier (warmed up and timed), the chooser, and one pretrained backbone of every
 kind the portfolio's configs use, so that a switch builds no network within the budget. The choice is made once,
-in the train call after the first prediction, and only when the time left could pay for a switch; the
+in the train call after the generalist's features head (its second prediction, when validation preferred it to
+the pixel head), and only when the time left could pay for a switch; the
 predictions made so far stay the answer until the new learner has a better one (learner.pipeline).
 """
 from __future__ import annotations

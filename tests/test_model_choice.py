@@ -1,7 +1,7 @@
 """The meta-learned Model end to end: the real model.py through our ingestion (hard stop), no config given, on a
-real dataset the portfolio has an entry for: the first prediction comes from the generalist's pixel head, then a
-random train batch is fingerprinted, the dataset's own config is chosen and takes over, and the predictions go on
-without a gap and within the budget."""
+real dataset the portfolio has an entry for: the first predictions come from the generalist's pixel and features
+heads, then a random train batch is fingerprinted, the dataset's own config is chosen and takes over, and the
+predictions go on without a gap and within the budget."""
 import json
 import os
 import re
@@ -34,6 +34,10 @@ def run_ingestion(dataset_dir: Path, out: Path, **env: str) -> subprocess.Comple
                           cwd=REPO_ROOT, env=environment, capture_output=True, text=True, timeout=300)
 
 
+def prediction_numbers(log: str) -> list[int]:
+    return [int(n) for n in re.findall(r"prediction (\d+) \((?:pixels|features|network)\)", log)]
+
+
 def test_the_chosen_config_takes_over_without_losing_a_prediction(orl_faces_dir: Path, tmp_path: Path) -> None:
     result = run_ingestion(orl_faces_dir, tmp_path / "predictions", **{RULE_ENV: "nearest"})  # the design's rule
     log = result.stderr
@@ -44,9 +48,12 @@ def test_the_chosen_config_takes_over_without_losing_a_prediction(orl_faces_dir:
     assert "switched to config orl_faces" in log
     first, switch = log.index("prediction 1 (pixels)"), log.index("switched to config")
     assert first < switch  # the first prediction did not wait for the choice
-    after = log[switch:]
-    # The new learner's heads must beat the standing prediction's validation result to be predicted.
-    assert re.search(r"prediction 2 \((pixels|features|network)\)", after)  # numbering goes on: nothing was lost
+    assert "features head" in log[first:switch]  # nor did the generalist's features head
+    assert not re.search(r"trained \d+ steps", log[first:switch])  # but the generalist did not fine-tune first
+    before, after = prediction_numbers(log[:switch]), prediction_numbers(log[switch:])
+    # The new learner's heads must beat the standing prediction's validation result to be predicted; its network
+    # did here. Numbering goes on from the generalist's: nothing was lost.
+    assert after and after[0] == before[-1] + 1, (before, after)
     elapsed = [float(t) for t in re.findall(r"prediction \d+ \(\w+\) at ([\d.]+)s elapsed", log)]
     assert len(elapsed) >= 2 and max(elapsed) < BUDGET
 
