@@ -87,8 +87,45 @@ def serve(objective: Objective, run_id: str, ns_host: str, ns_port: int, host: s
     make_worker(objective, run_id, ns_host, ns_port, host).run(background=False)
 
 
+def _dispatcher_class():
+    import Pyro4
+    from hpbandster.core.dispatcher import Dispatcher
+
+    class DeadWorkerTolerantDispatcher(Dispatcher):
+        """hpbandster's dispatcher, but a worker that died while idle costs only the job handed to it. In hpbandster
+        0.7.4 the failed start_computation call ends the job_runner thread, and the master then waits for ever
+        (seen here: a worker killed between two jobs). Here the job is booked as running on that worker, so the
+        next worker discovery (woken at once) finds the worker dead and reports the job as crashed, exactly as
+        for a worker that dies mid-job."""
+
+        def job_runner(self) -> None:
+            with self.runner_cond:
+                while True:
+                    while self.waiting_jobs.empty() or not self.idle_workers:
+                        self.runner_cond.wait()
+                        if self.shutdown_all_threads:
+                            self.discover_cond.notify()
+                            return
+                    job, name = self.waiting_jobs.get(), self.idle_workers.pop()
+                    worker = self.worker_pool[name]
+                    job.time_it("started")
+                    worker.runs_job, job.worker_name = job.id, name
+                    self.running_jobs[job.id] = job
+                    try:
+                        worker.proxy.start_computation(self, job.id, **job.kwargs)
+                    except Pyro4.errors.CommunicationError as error:
+                        self.logger.warning("DISPATCHER: worker %s unreachable (%s); job %s will be reported "
+                                            "as crashed", name, error, job.id)
+                        self.discover_cond.notify()
+
+    return DeadWorkerTolerantDispatcher
+
+
 def _bohb_class():
+    import hpbandster.core.master
     from hpbandster.optimizers import BOHB
+
+    hpbandster.core.master.Dispatcher = _dispatcher_class()  # the Master builds its dispatcher by this name
 
     class ResumedBOHB(BOHB):
         """BOHB whose Hyperband bracket schedule continues from `first_iteration` (a resumed search)."""
