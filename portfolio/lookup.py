@@ -107,7 +107,7 @@ class LookupTable:
                     machine[key.strip()] = value.strip()
             elif line.strip():
                 rows.append(line)
-        step, infer, first_step = {}, {}, {}
+        step, infer = {}, {}
         for row in csv.DictReader(rows):
             backbone, side, batch = row["backbone"], int(row["side"]), int(row["batch_size"])
             step[backbone, side, batch] = float(row["step_seconds"])
@@ -182,7 +182,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
     log.addHandler(logging.NullHandler())
     log.propagate = False  # the trainer's per-call "trained 1 steps" lines are noise here
     rng = np.random.default_rng(0)
-    step, infer, first_step = {}, {}, {}
+    step, infer = {}, {}
     device = "cpu"
     for name in backbones:
         config = LearnerConfig(backbone=name)
@@ -195,6 +195,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
             images = rng.integers(0, 256, (INFER_IMAGES, 1, side, side, 3), dtype=np.uint8)
             passes = [_timed(lambda: runner.predict(images, side), device) for _ in range(2)]
             infer[name, side] = min(passes) / INFER_IMAGES
+            first_step = {}  # batch size -> seconds of its first step (printed only)
             for batch in batch_sizes:
                 trainer = StepTrainer(net, runner, LearnerConfig(backbone=name, batch_size=batch), 1, log)
                 examples = rng.integers(0, 256, (2 * batch, 1, side, side, 3), dtype=np.uint8)
