@@ -105,6 +105,8 @@ class LearnerConfig:
                                  low=0.0, high=100.0, tune=(1.0, 5.0))
     max_lr_cuts: int = knob(3, "after this many lr cuts without improvement training stops", low=0, high=20,
                             tune=(1, 5))
+    seed: int = knob(0, "seeds the validation split, the weights' random parts, batch draws and augmentation "
+                     "(not searched: the performance matrix runs configs at several seeds)", low=0, high=2**31 - 1)
     flip_test_after: int = knob(2, "from this many predictions on, average with horizontally flipped test "
                                 "images when validation says it helps", low=0, high=1000)
 

@@ -136,7 +136,7 @@ class Learner:
         examples, labels = run.feed.train_early.store.arrays()
         run.multilabel = is_multilabel(labels)
         run.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, run.multilabel,
-                                         np.random.default_rng(0))
+                                         np.random.default_rng(cfg.seed))
         run.log.info("read %d train examples at %d px in %.2fs (%s) | %s | validation %d examples%s",
                      len(examples), run.feed.train_early.store.side, seconds,
                      "all" if run.feed.train_early.exhausted else "more left",
@@ -196,7 +196,7 @@ def _build_run(metadata, cfg: LearnerConfig, clock: Clock | None = None, backbon
     early_side = min(cfg.side, store_side) if cfg.early_predictions else store_side
     early_frames = early_frames if cfg.early_predictions else frames  # without early predictions: one read
     feed = DataFeed(metadata, store_side, early_side, train_cap, frames, early_frames, expected_test, log)
-    torch.manual_seed(0)
+    torch.manual_seed(cfg.seed)
     if not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(max(1, min(os.cpu_count() or 1, 16)))
     if backbone is None:

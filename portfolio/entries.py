@@ -22,11 +22,33 @@ def portfolio_configs(portfolio_dir: Path = PORTFOLIO_DIR) -> dict[str, dict]:
     return configs
 
 
-def read_matrix(path: Path = MATRIX_FILE) -> Matrix:
-    """The matrix as config -> dataset -> ALC (empty cells left out); {} when there is no file."""
+def seed_file(path: Path, seed: int) -> Path:
+    """The file of one seed's cells: `path` itself for seed 0, `<stem>.seed<N>.csv` beside it for the others."""
+    return path if seed == 0 else path.with_name(f"{path.stem}.seed{seed}{path.suffix}")
+
+
+def seed_files(path: Path = MATRIX_FILE) -> list[Path]:
+    """`path` (seed 0) and the other seeds' files beside it, when they exist."""
+    others = sorted(path.parent.glob(f"{path.stem}.seed*{path.suffix}"), key=lambda p: int(p.stem.rsplit("seed")[-1]))
+    return ([path] if path.is_file() else []) + others
+
+
+def read_cells(path: Path) -> Matrix:
+    """One file's cells as config -> dataset -> ALC (empty cells left out); {} when there is no file."""
     if not path.is_file():
         return {}
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     return {row["config"]: {key: float(value) for key, value in row.items() if key != "config" and value}
             for row in rows}
+
+
+def read_matrix(path: Path = MATRIX_FILE) -> Matrix:
+    """The matrix: every cell the mean of its ALCs over the seeds run (`path` and its seed files); {} when none.
+    One seed's ALC on a small set moves by a few hundredths from seed to seed, so more seeds mean truer cells."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for file in seed_files(path):
+        for config, row in read_cells(file).items():
+            for dataset, alc in row.items():
+                runs.setdefault(config, {}).setdefault(dataset, []).append(alc)
+    return {config: {dataset: sum(alcs) / len(alcs) for dataset, alcs in row.items()} for config, row in runs.items()}

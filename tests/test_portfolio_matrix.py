@@ -9,7 +9,8 @@ import numpy as np
 
 from learner.config import TUNING_RECORD
 from portfolio.analysis import greedy_reduction, headlines, similarity_order
-from portfolio.matrix import missing_cells, read_matrix, write_matrix
+from portfolio.entries import read_cells, read_matrix, seed_file
+from portfolio.matrix import missing_cells, write_matrix
 from tests import REPO_ROOT
 
 
@@ -18,6 +19,15 @@ def test_matrix_file_round_trip_and_missing_cells(tmp_path):
     write_matrix(matrix, tmp_path / "m.csv")
     assert read_matrix(tmp_path / "m.csv") == matrix
     assert missing_cells(matrix, ["generalist", "a"], ["a", "b"]) == [("a", "b")]
+
+
+def test_matrix_cells_are_the_mean_over_seeds(tmp_path):
+    path = tmp_path / "m.csv"
+    write_matrix({"generalist": {"a": 0.5, "b": 0.25}}, path)
+    write_matrix({"generalist": {"a": 0.75}}, seed_file(path, 1))
+    write_matrix({"generalist": {"a": 1.0}}, seed_file(path, 12))
+    assert seed_file(path, 1).name == "m.seed1.csv" and read_cells(path) == {"generalist": {"a": 0.5, "b": 0.25}}
+    assert read_matrix(path) == {"generalist": {"a": 0.75, "b": 0.25}}  # b: seed 0 alone
 
 
 def test_greedy_reduction_and_headlines():
@@ -58,3 +68,9 @@ def test_real_cells_are_written_and_resumed(tmp_path):
     assert again.returncode == 0 and "2 of 2 cells" in again.stdout and "tiny on digits" not in again.stderr
     other = subprocess.run(command[:5] + ["9"] + command[6:], cwd=REPO_ROOT, capture_output=True, text=True)
     assert other.returncode == 1 and "T = 4 s" in other.stderr
+    seeded = subprocess.run(command + ["--seed", "1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "matrix.seed1.csv: 2 of 2 cells" in seeded.stdout and read_cells(tmp_path / "matrix.csv") == matrix
+    second = read_cells(tmp_path / "matrix.seed1.csv")
+    assert read_matrix(tmp_path / "matrix.csv")["tiny"]["digits"] == (matrix["tiny"]["digits"]
+                                                                        + second["tiny"]["digits"]) / 2
