@@ -37,8 +37,8 @@ from learner.predictor import Predictor
 from learner.run import Run
 from learner.runner import NetRunner
 from learner.schedule import FineTuning
-from learner.sides import affordable_samples, physical_memory_bytes, side_that_fits
-from learner.training import StepTrainer
+from learner.sides import affordable_samples, physical_memory_bytes, side_ladder, side_that_fits
+from learner.training import StepTrainer, examples_per_step
 from learner.validation import split_validation
 
 
@@ -206,7 +206,10 @@ def _build_run(metadata, cfg: LearnerConfig, clock: Clock | None = None, backbon
     net = Classifier(backbone, int(metadata.get_output_size()), cfg.dropout, cfg.freeze_fraction,
                      cfg.adapt_batchnorm, cfg.temporal_model if frames > 1 else "mean")
     runner = NetRunner(net, frames, log)
-    runner.warm_up(store_side, cfg.side)
+    # On CUDA every new input shape costs seconds the first time: the constructor, which the budget does not
+    # charge, pays for every side the run may train at; a learner taking over mid-run only for its first.
+    runner.warm_up(store_side, cfg.side, examples_per_step(cfg.batch_size, frames),
+                   later_sides=side_ladder(cfg.side, cfg.max_side, cfg.side_growth)[1:] if clock is None else ())
     log.info("config %s | backbone %s on %s (%d threads) | input %s -> %d frame(s) stored at %d px (plain "
              "resize), early heads at %d px with %d frame(s), trained from %d px%s | keeps at most %d train "
              "examples | %d classes | test size %s", cfg.to_dict(), backbone.name, runner.device,

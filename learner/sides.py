@@ -25,6 +25,14 @@ def next_side(current: int, maximum: int, growth: float) -> int | None:
     return min(maximum, max(grown, current + ROUND_TO))
 
 
+def side_ladder(start: int, maximum: int, growth: float) -> list[int]:
+    """Every side progressive resizing may train at, from `start` up."""
+    sides = [start]
+    while (following := next_side(sides[-1], maximum, growth)) is not None:
+        sides.append(following)
+    return sides
+
+
 def cost_ratio(old: int, new: int) -> float:
     """How much more a forward/backward pass costs at side `new` than at `old` (pixels)."""
     return (new / old) ** 2

@@ -32,6 +32,11 @@ def make_optimizer(net: Classifier, cfg: LearnerConfig) -> torch.optim.Optimizer
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.sgd_momentum, nesterov=True, weight_decay=cfg.weight_decay)
 
 
+def examples_per_step(batch_size: int, frames: int) -> int:
+    """Examples in one optimisation step: a video batch holds batch_size frames in all."""
+    return max(2, batch_size // frames)
+
+
 class StepTrainer:
     """Runs optimisation steps on the train tensors it is given, and measures what a step costs."""
 
@@ -42,7 +47,7 @@ class StepTrainer:
         self.lr_cuts = 0
         self.steps = 0
         self.step_seconds = FIRST_STEP_GUESS_S
-        self.examples_per_step = max(2, cfg.batch_size // frames)  # a video batch holds batch_size frames in all
+        self.examples_per_step = examples_per_step(cfg.batch_size, frames)
         self.multilabel = False
         self.train_x: torch.Tensor | None = None
         self.train_y: torch.Tensor | None = None

@@ -5,14 +5,12 @@ import torch
 from learner.backbones import build_backbone
 from learner.network import Classifier
 from learner.sides import (affordable_samples, cost_ratio, next_side, physical_memory_bytes, resize_examples,
-                           side_that_fits)
+                           side_ladder, side_that_fits)
 
 
 def test_the_side_grows_by_half_in_multiples_of_eight_up_to_the_top():
-    ladder, side = [64], 64
-    while (side := next_side(side, 160, 1.5)) is not None:
-        ladder.append(side)
-    assert ladder == [64, 96, 144, 160]
+    assert side_ladder(64, 160, 1.5) == [64, 96, 144, 160]  # every side the run may train at (GPU warm-up)
+    assert side_ladder(64, 64, 1.5) == [64]
     assert next_side(16, 512, 1.5) == 24 and next_side(128, 128, 1.5) is None
     assert cost_ratio(64, 128) == 4.0
 
