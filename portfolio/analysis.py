@@ -6,7 +6,9 @@ datasets ordered by fingerprint similarity.
 Headlines, over the datasets of the matrix: the single best config's mean ALC, the average member's mean (the mean
 over tuned configs of their mean), and the best member in hindsight's mean (per dataset the best tuned config).
 Reduction: the best subset of m configs for m = 1..N, grown greedily by the mean over datasets of the best
-member's ALC (the oracle choice within the subset).
+member's ALC (the oracle choice within the subset). Cells are means over the seeds run (portfolio.matrix --seed);
+where a second seed was run, "seed to seed" says how far one run's ALC moves and how much the best member in
+hindsight of one seed loses on the other (the share of the gap to it that is luck, not a better config).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from learner.config import DEFAULT_CONFIG
-from portfolio.entries import MATRIX_FILE, Matrix, read_matrix
+from portfolio.entries import MATRIX_FILE, Matrix, read_cells, read_matrix, seed_files
 from scripts import REPO_ROOT
 
 DOCS_DIR = REPO_ROOT / "docs" / "portfolio"
@@ -115,6 +117,41 @@ def reduction_plot(steps: list[tuple[str, float]], out: Path) -> None:
     plt.close(figure)
 
 
+def seed_to_seed(path: Path) -> str:
+    """Seed 0 against seed 1 on the datasets whose column both seeds have in full: the run-to-run spread of one
+    cell, how well the two rank the configs, and what seed 0's best member in hindsight scores on seed 1."""
+    from scipy.stats import spearmanr
+
+    files = seed_files(path)
+    if len(files) < 2:
+        return ""
+    first, second = read_cells(files[0]), read_cells(files[1])
+    configs = sorted(first)
+    datasets = [d for d in as_array(first)[1] if all(d in second.get(c, {}) for c in configs)]
+    if not datasets:
+        return ""
+    a = np.array([[first[c][d] for d in datasets] for c in configs])
+    b = np.array([[second[c][d] for d in datasets] for c in configs])
+    members = np.array([c != DEFAULT_CONFIG for c in configs])
+    best_first = a[members].argmax(axis=0)
+    on_second = b[members][best_first, np.arange(len(datasets))]
+    lines = ["", f"Seed to seed ({files[0].name} against {files[1].name}, the {len(datasets)} datasets both have in "
+             "full):", "", "| dataset | spread of one run (sd) | rank agreement of the configs (Spearman) | best "
+             "member of seed 0 | its ALC on seed 0 | on seed 1 | best member on seed 1 |",
+             "|---|---|---|---|---|---|---|"]
+    for j, d in enumerate(datasets):
+        lines.append(f"| {d} | {np.std(a[:, j] - b[:, j]) / np.sqrt(2):.4f} | {spearmanr(a[:, j], b[:, j])[0]:+.2f} "
+                     f"| {np.array(configs)[members][best_first[j]]} | {a[members][best_first[j], j]:.4f} | "
+                     f"{on_second[j]:.4f} | {b[members][:, j].max():.4f} |")
+    gap_first = a[members].max(axis=0).mean() - a[members].mean()
+    lines += ["", f"- one run's ALC moves by {np.sqrt(np.mean((a - b) ** 2) / 2):.4f} (root mean square over "
+              f"{a.size} cells, per seed)",
+              f"- seed 0's best member in hindsight: mean {a[members].max(axis=0).mean():.4f} on seed 0, "
+              f"{on_second.mean():.4f} on seed 1; {(a[members].max(axis=0).mean() - on_second.mean()) / gap_first:.0%} "
+              "of seed 0's gap between the average member and the best member in hindsight is luck of the seed"]
+    return "\n".join(lines)
+
+
 def report(matrix: Matrix) -> str:
     configs, datasets, alc = as_array(matrix)
     lines = [f"{len(configs)} configs x {len(datasets)} datasets with every cell run", "",
@@ -137,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(configs) < 1 or len(datasets) < 1:
         print(f"error: {args.matrix}: no complete column yet (python -m portfolio.matrix status)")
         return 1
-    text = report(matrix)
+    text = report(matrix) + seed_to_seed(args.matrix)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "matrix_report.md").write_text(text + "\n")

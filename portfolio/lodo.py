@@ -8,10 +8,12 @@ For every known dataset d with a complete matrix column: a precalc meta-classifi
 trained on the other datasets' meta-train fingerprints (saved under runs/lodo/<d>/, reused when there) and shown
 batches of 64 of d's meta-test fingerprints (64 is what the Model fingerprints). Each rule chooses among the
 configs without d's own (portfolio.choice, `exclude`), and a choice scores its matrix cell [choice, d]; the
-mean over the batches is the rule's ALC on d. Beside them the matrix gives the generalist, a random member, the
-average member and the best member in hindsight (members: the tuned configs except d's own). The outside
-baselines (ridge on pixels, frozen features + logistic regression) come from real runs on the same tuning splits
-at the matrix budget: `python -m scripts.benchmark --datasets data/tune/* --variants linear_pixels frozen_logreg`.
+mean over the batches is the rule's ALC on d. Cells are means over the seeds run; when some columns have more
+seeds than others, the rules are also summed up on those alone. Beside them the matrix gives the generalist, a
+random member, the average member and the best member in hindsight (members: the tuned configs except d's own).
+The outside baselines (ridge on pixels, frozen features + logistic regression) come from real runs on the same
+tuning splits at the matrix budget:
+`python -m scripts.benchmark --datasets data/tune/* --variants linear_pixels frozen_logreg`.
 
 Calibration of the `calibrated` rule, on LODO: the temperature minimises the negative log-likelihood of "the
 dataset whose config does best on d" under the sharpened probabilities; the threshold then maximises the rule's
@@ -34,7 +36,7 @@ from autodl_format.files import write_atomic
 from learner.config import DEFAULT_CONFIG
 from portfolio.analysis import as_array
 from portfolio.choice import CHOICE_FILE, RULES, Chooser, ChoiceSettings, load_settings
-from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
+from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, read_matrix, seed_files
 from scripts import REPO_ROOT
 
 LODO_DIR = REPO_ROOT / "runs" / "lodo"            # per left-out dataset: its classifier and probabilities
@@ -139,6 +141,25 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
 
     scores = [mean_alc(t) for t in candidates]
     return Calibration(temperature, float(candidates[int(np.argmax(scores))]))
+
+
+def column_seeds(path: Path, configs: list[str], datasets: list[str]) -> dict[str, int]:
+    """How many seeds' files have every config's cell of each dataset (the matrix cells are their means)."""
+    files = [read_cells(file) for file in seed_files(path)]
+    return {d: sum(all(d in cells.get(c, {}) for c in configs) for cells in files) for d in datasets}
+
+
+def subset_report(rows: list[dict], seeds: dict[str, int]) -> str:
+    """The rules on the datasets whose column has the most seeds (less noise in both the choice's score and the
+    best member in hindsight), when not all have as many."""
+    most = max(seeds.values())
+    subset = [row for row in rows if seeds[row["dataset"]] == most]
+    if most < 2 or len(subset) == len(rows):
+        return ""
+    means = summary(subset)
+    return "".join(f"- on the {len(subset)} datasets with {most} seeds per cell: {rule} {means[rule]:.4f}, closes "
+                   f"{gap_closed(means, rule):+.0%} of the gap ({means['average_member']:.4f} to "
+                   f"{means['best_in_hindsight']:.4f})\n" for rule in (*RULES, "best_mean_config"))
 
 
 def complete_datasets(matrix: Matrix, configs: list[str]) -> list[str]:
@@ -339,9 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     calibration = fit_calibration(matrix, configs, probabilities)
     budget = json.loads(args.matrix.with_suffix(".settings").read_text())["budget_s"] \
         if args.matrix.with_suffix(".settings").is_file() else None
+    seeds = column_seeds(args.matrix, configs, datasets)
     text = report(rows, means, default, budget) + (
         f"- calibration on all {len(datasets)}: temperature {calibration.temperature:.3g}, threshold "
-        f"{calibration.threshold:.3f}\n")
+        f"{calibration.threshold:.3f}\n- matrix cells: the mean over {min(seeds.values())}-{max(seeds.values())} "
+        f"seeds\n") + subset_report(rows, seeds)
     real = real_runs_report(runs, matrix, rows)
     if real:
         text += "\n## Real runs of model.py, leave-one-dataset-out\n\n" + real

@@ -40,7 +40,7 @@ BASELINES = {name: REPO_ROOT / "scripts" / "baselines" / name for name in ("line
 DEFAULT_VARIANTS = ("linear_pixels", "generalist", "generalist_late")
 META_PREFIX = "meta:"
 TRAIN_LINE = re.compile(r"\[learner\] trained \d+ steps in ([0-9.]+)s \(([0-9.]+) images/s")
-CHOICE_LINE = re.compile(r"config choice: rule \w+: config (\S+)")
+CHOICE_LINE = re.compile(r"config choice: rule \w+: config ([^\s,]+)")  # "config NAME, expected ALC ..."
 COLUMNS = ("dataset", "variant", "alc", "last_nauc", "first_prediction_s", "predictions", "train_images_per_s",
            "chosen_config")
 

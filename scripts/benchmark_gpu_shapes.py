@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         trainer = StepTrainer(net, runner, cfg, 1, log)
         trainer.set_data(examples[:256], labels[:256], side, multilabel=False)
         for step in range(3):
-            timed(f"train step b{BATCH} @{side} ({step + 1})", lambda: trainer.train_until(0.0, np.inf, side, lambda: 0.0))
+            timed(f"train step b{BATCH} @{side} ({step + 1})",
+                  lambda: trainer.train_until(0.0, np.inf, side, lambda: 0.0))
         timed(f"predict 500 @{side} (1st)", lambda: runner.predict(examples, side))
         timed(f"predict 500 @{side} (2nd)", lambda: runner.predict(examples, side))
     for count in (100, 101, 173):
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
                "process_seconds": round(time.monotonic() - started, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"gpu_shapes_{args.mode}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
+    result = json.dumps({"machine": machine, "rows": rows}, indent=1)
+    (args.out / f"gpu_shapes_{args.mode}.json").write_text(result + "\n")
     return 0
 
 

@@ -1,7 +1,7 @@
 """scripts.benchmark end to end (real ingestion and scoring subprocesses) with the two outside baselines."""
 import csv
 
-from scripts.benchmark import main, train_images_per_second
+from scripts.benchmark import CHOICE_LINE, main, train_images_per_second
 from tests.learner_datasets import digits_sets, write
 
 
@@ -11,6 +11,12 @@ def test_throughput_is_read_from_the_learner_log():
            "[learner] trained 30 steps in 6.0s (300 images/s, lr 0.01, mean loss 0.5) at 9.0s elapsed\n")
     assert train_images_per_second(log) == (2 * 100 + 6 * 300) / 8
     assert train_images_per_second("no training here") is None
+
+
+def test_the_chosen_config_is_read_from_the_choice_line():
+    line = "[model] config choice: rule expected: config yale_faces, expected ALC 0.9779 | nearest known datasets"
+    assert CHOICE_LINE.search(line).group(1) == "yale_faces"
+    assert CHOICE_LINE.search("config choice: rule nearest: config orl_faces | nearest").group(1) == "orl_faces"
 
 
 def test_benchmark_writes_tables_and_curves(tmp_path_factory):
