@@ -145,8 +145,8 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
 
 def column_seeds(path: Path, configs: list[str], datasets: list[str]) -> dict[str, int]:
     """How many seeds' files have every config's cell of each dataset (the matrix cells are their means)."""
-    files = [read_cells(file) for file in seed_files(path)]
-    return {d: sum(all(d in cells.get(c, {}) for c in configs) for cells in files) for d in datasets}
+    complete = [set(complete_datasets(read_cells(file), configs)) for file in seed_files(path)]
+    return {d: sum(d in names for names in complete) for d in datasets}
 
 
 def subset_report(rows: list[dict], seeds: dict[str, int]) -> str:
