@@ -143,6 +143,12 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
     return Calibration(temperature, float(candidates[int(np.argmax(scores))]))
 
 
+def seed_range(seeds: dict[str, int]) -> str:
+    """'2' when every column has two seeds, '1-2' when some have one."""
+    low, high = min(seeds.values()), max(seeds.values())
+    return str(low) if low == high else f"{low}-{high}"
+
+
 def column_seeds(path: Path, configs: list[str], datasets: list[str]) -> dict[str, int]:
     """How many seeds' files have every config's cell of each dataset (the matrix cells are their means)."""
     complete = [set(complete_datasets(read_cells(file), configs)) for file in seed_files(path)]
@@ -363,8 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = column_seeds(args.matrix, configs, datasets)
     text = report(rows, means, default, budget) + (
         f"- calibration on all {len(datasets)}: temperature {calibration.temperature:.3g}, threshold "
-        f"{calibration.threshold:.3f}\n- matrix cells: the mean over {min(seeds.values())}-{max(seeds.values())} "
-        f"seeds\n") + subset_report(rows, seeds)
+        f"{calibration.threshold:.3f}\n- matrix cells: the mean over {seed_range(seeds)} seeds\n") + subset_report(rows, seeds)
     real = real_runs_report(runs, matrix, rows)
     if real:
         text += "\n## Real runs of model.py, leave-one-dataset-out\n\n" + real
@@ -377,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_choice:
         write_atomic(CHOICE_FILE, json.dumps({
             "rule": default, "top_k": 3, "temperature": calibration.temperature, "threshold": calibration.threshold,
-            "fitted_with": f"python -m portfolio.lodo --write-choice: {len(datasets)} datasets, matrix T = {budget}"},
+            "fitted_with": f"python -m portfolio.lodo --write-choice: {len(datasets)} datasets, matrix T = {budget}, "
+                           f"cells the mean over {seed_range(seeds)} seeds"},
             indent=1) + "\n")
         print(f"wrote {CHOICE_FILE}")
     return 0
