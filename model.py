@@ -12,6 +12,7 @@ var AUTODL_CHOICE_RULE overrides its rule) picks takes over.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -38,11 +39,13 @@ class Model:
             raise ValueError(f"{metadata.get_dataset_name()}: SPARSE (tabular/text) data is not supported by this "
                              f"image/video model")
         fixed = config or os.environ.get(CONFIG_ENV)
+        settings = None if fixed else settings_from_environment()
         self.config = load_config(fixed)
+        if settings is not None and settings.seed is not None:  # the run's seed, the generalist's included
+            self.config = dataclasses.replace(self.config, seed=settings.seed)
         tune_allocator()
         self.learner = Learner(metadata, self.config)
-        self.selection = None if fixed else ConfigSelection.prepare(
-            metadata, self.log, settings_from_environment())
+        self.selection = None if fixed else ConfigSelection.prepare(metadata, self.log, settings)
         self.done_training = False
         self.failed_train_calls = 0
 

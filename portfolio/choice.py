@@ -11,8 +11,9 @@ Three rules (`RULES`):
 
 `exclude` removes known datasets from the choice (leave-one-dataset-out: the left-out dataset's own config and its
 matrix column); its probability mass is dropped and the rest renormalised. The settings file can name it, with the
-classifier to use (`classifier_dir`, one trained without those datasets): that is how the leave-one-dataset-out
-benchmark (portfolio.lodo, scripts.benchmark) runs the real model.py through AUTODL_CHOICE_FILE.
+classifier to use (`classifier_dir`, one trained without those datasets), and a `seed` for the run's learners:
+that is how the leave-one-dataset-out benchmark (portfolio.lodo, scripts.benchmark) runs the real model.py through
+AUTODL_CHOICE_FILE.
 """
 from __future__ import annotations
 
@@ -40,12 +41,15 @@ class ChoiceSettings:
     threshold: float | None = None    # `calibrated`: below this top probability, the best mean config
     exclude: tuple[str, ...] = ()     # known datasets left out of the choice (leave-one-dataset-out)
     classifier_dir: str | None = None  # meta-classifier artefacts to use instead of the shipped ones
+    seed: int | None = None           # the learner seed of the whole run (first and chosen config); None: their own
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ConfigError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
         if self.top_k < 1:
             raise ConfigError(f"top_k must be at least 1, not {self.top_k}")
+        if self.seed is not None and (type(self.seed) is not int or self.seed < 0):
+            raise ConfigError(f"seed must be a non-negative integer, not {self.seed!r}")
         if self.rule == "calibrated" and (self.temperature is None or self.threshold is None):
             raise ConfigError("the calibrated rule needs temperature and threshold (fitted on leave-one-dataset-out)")
 
@@ -53,7 +57,7 @@ class ChoiceSettings:
 def load_settings(path: Path = CHOICE_FILE, rule: str | None = None) -> ChoiceSettings:
     """The choice settings file (defaults when absent); `rule` overrides its rule."""
     raw = json.loads(path.read_text()) if path.exists() else {}
-    fields = {"rule", "top_k", "temperature", "threshold", "exclude", "classifier_dir"}
+    fields = {"rule", "top_k", "temperature", "threshold", "exclude", "classifier_dir", "seed"}
     if not isinstance(raw, dict) or set(raw) - fields - {"fitted_with"}:
         raise ConfigError(f"{path}: expected an object with some of {', '.join(sorted(fields))} (and fitted_with)")
     raw.pop("fitted_with", None)

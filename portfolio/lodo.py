@@ -298,15 +298,18 @@ def report(rows: list[dict], means: dict[str, float], default: str, budget: floa
     return "\n".join(lines) + "\n"
 
 
-def run_settings(rule: str, dataset: str, matrix_path: Path = MATRIX_FILE, lodo_dir: Path = LODO_DIR) -> dict:
+def run_settings(rule: str, dataset: str, matrix_path: Path = MATRIX_FILE, lodo_dir: Path = LODO_DIR,
+                 seed: int | None = None) -> dict:
     """The choice settings file of a benchmark run of model.py with `rule` on a dataset folder named `dataset`:
     for a known dataset, leave-one-dataset-out (its classifier, its config and column excluded, and for the
-    calibrated rule a calibration fitted without it); for any other dataset, the shipped settings with `rule`."""
+    calibrated rule a calibration fitted without it); for any other dataset, the shipped settings with `rule`.
+    `seed`: the learner seed of the run (None: the configs' own)."""
     from meta_classifier.known import load_catalogue
 
     if dataset not in {entry["name"] for entry in load_catalogue()["datasets"]}:
-        return asdict(load_settings(CHOICE_FILE, rule=rule)) | {"exclude": []}  # as JSON writes it
-    settings = {"rule": rule, "top_k": 3, "exclude": [dataset], "classifier_dir": str(lodo_dir / dataset)}
+        return asdict(load_settings(CHOICE_FILE, rule=rule)) | {"exclude": [], "seed": seed}  # as JSON writes it
+    settings = {"rule": rule, "top_k": 3, "exclude": [dataset], "classifier_dir": str(lodo_dir / dataset),
+                "seed": seed}
     if rule == "calibrated":
         matrix, configs = read_matrix(matrix_path), sorted(portfolio_configs())
         others = [d for d in complete_datasets(matrix, configs) if d != dataset]

@@ -11,6 +11,7 @@ predictions made so far stay the answer until the new learner has a better one (
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -86,6 +87,8 @@ class ConfigSelection:
                                                   for example in sample])
         self.choice = self.chooser.choose(probabilities)
         config = load_config(self.choice.config)
+        if self.chooser.settings.seed is not None:
+            config = dataclasses.replace(config, seed=self.chooser.settings.seed)
         self.timings["choice"] = time.monotonic() - start
         self.log.info("config choice: %s | %d examples fingerprinted in %.2fs (read %.2fs)", self.choice.describe(),
                       len(sample), self.timings["choice"], self.timings["read"])

@@ -17,7 +17,8 @@ Writes to --out: results.md and results.csv (ALC, NAUC of the last prediction, t
 number of predictions, train images/s from the learner's log) and learning_curves.png (all curves), plus each
 run's predictions, scores, ingestion log and row.json under OUT/runs/DATASET/VARIANT. --resume takes the runs
 whose row.json exists from there instead of running them again; --max-runs N stops after N new runs (so a long
-benchmark can run in pieces: repeat the same command with --resume until it has every run).
+benchmark can run in pieces: repeat the same command with --resume until it has every run). --seed N runs the
+meta:RULE variants with learner seed N (the first learner and the chosen config), for a second run of each cell.
 """
 from __future__ import annotations
 
@@ -59,14 +60,14 @@ class Row:
     chosen_config: str | None = None  # meta variants: the config the Model chose (its log line)
 
 
-def variant_setup(variant: str, work: Path, dataset: str) -> tuple[Path, dict[str, str]]:
+def variant_setup(variant: str, work: Path, dataset: str, seed: int | None = None) -> tuple[Path, dict[str, str]]:
     """Code directory and extra environment of one variant on the dataset folder named `dataset` (main validates
-    config variants before any run)."""
+    config variants before any run); `seed`, meta variants only: the learner seed of the run."""
     if variant.startswith(META_PREFIX):
         from portfolio.lodo import run_settings
 
         path = work / "choice.json"
-        path.write_text(json.dumps(run_settings(variant[len(META_PREFIX):], dataset), indent=1) + "\n")
+        path.write_text(json.dumps(run_settings(variant[len(META_PREFIX):], dataset, seed=seed), indent=1) + "\n")
         return REPO_ROOT, {CHOICE_FILE_ENV: str(path)}
     if variant in BASELINES:
         return BASELINES[variant], {}
@@ -94,10 +95,11 @@ def run_dir(out: Path, dataset_dir: Path, variant: str) -> Path:
     return out / "runs" / dataset_dir.name / label(variant)
 
 
-def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None) -> Row:
+def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None,
+            seed: int | None = None) -> Row:
     work = run_dir(out, dataset_dir, variant)
     work.mkdir(parents=True, exist_ok=True)
-    code_dir, extra = variant_setup(variant, work, dataset_dir.name)
+    code_dir, extra = variant_setup(variant, work, dataset_dir.name, seed)
     env = dict(os.environ, **extra)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -172,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs")
     parser.add_argument("--resume", action="store_true", help="reuse the runs already in --out (same budget)")
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="meta:RULE variants only: the learner seed of every run (default: the configs' own, 0); "
+                             "give each seed its own --out")
     args = parser.parse_args(argv)
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
@@ -187,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"benchmark: variant: {error}", file=sys.stderr)
         return 2
+    unseeded = [v for v in args.variants if not v.startswith(META_PREFIX)]
+    if args.seed is not None and (unseeded or args.seed < 0):
+        print(f"benchmark: --seed {args.seed}: only for meta:RULE variants, and not negative"
+              f"{' (not ' + ', '.join(unseeded) + ')' if unseeded else ''}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     rows, new_runs = [], 0
     for dataset_dir in args.datasets:
@@ -196,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.max_runs is not None and new_runs >= args.max_runs:
                     continue
                 print(f"benchmark: {dataset_dir.name} / {label(variant)} ({args.budget:g} s) ...", flush=True)
-                row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads)
+                row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads,
+                              args.seed)
                 new_runs += 1
                 print(f"benchmark: {dataset_dir.name} / {row.variant}: ALC {row.alc:.4f}, {row.predictions} "
                       f"predictions, first at {_fmt(row.first_prediction_s)} s", flush=True)

@@ -66,3 +66,12 @@ def test_a_bad_config_variant_fails_before_any_run(tmp_path, capsys):
                  "--out", str(tmp_path / "out")])
     assert code == 2 and "no_such_config" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_seed_for_a_variant_without_one_fails_before_any_run(tmp_path, capsys):
+    dataset = tmp_path / "somewhere"
+    dataset.mkdir()
+    code = main(["--datasets", str(dataset), "--variants", "meta:expected", "generalist", "--seed", "1",
+                 "--budget", "5", "--out", str(tmp_path / "out")])
+    assert code == 2 and "only for meta:RULE variants" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

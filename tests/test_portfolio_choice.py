@@ -88,6 +88,11 @@ def test_settings_file_and_its_errors(tmp_path: Path) -> None:
     path.write_text(json.dumps({"rule": "nearest", "topk": 2}))
     with pytest.raises(ConfigError, match="choice.json: expected an object"):
         load_settings(path)
+    path.write_text(json.dumps({"rule": "nearest", "seed": 1}))
+    assert load_settings(path).seed == 1
+    path.write_text(json.dumps({"rule": "nearest", "seed": "1"}))
+    with pytest.raises(ConfigError, match="choice.json: seed must be a non-negative integer"):
+        load_settings(path)
 
 
 def test_the_environment_names_the_settings_file_and_a_missing_one_is_refused(tmp_path, monkeypatch) -> None:
