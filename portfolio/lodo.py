@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -44,6 +45,7 @@ DOCS_DIR = REPO_ROOT / "docs" / "benchmark_meta"
 BATCH = 64
 N_BATCHES = 20
 TEMPERATURES = np.geomspace(0.1, 30.0, 61)
+SEED_SUFFIX = re.compile(r"_seed\d+$")  # scripts.benchmark --seed: meta_RULE_seedN
 Probabilities = dict[str, list[dict[str, float]]]  # left-out dataset -> one probability dict per batch
 
 
@@ -223,7 +225,31 @@ def real_runs_report(runs: list[dict], matrix: Matrix, rows: list[dict]) -> str:
                      f"member in hindsight {ref['best_in_hindsight']:.4f}; it closes "
                      f"{gap_closed({**ref, 'real': real}, 'real'):+.0%} of the gap between "
                      f"those two")
+    lines += seed_mean_lines(meta, by_dataset)
     return "\n".join(lines) + "\n"
+
+
+def seed_mean_lines(meta: list[dict], by_dataset: dict[str, dict]) -> list[str]:
+    """A rule run with more than one seed (scripts.benchmark --seed labels them meta_RULE_seedN): its mean ALC
+    over the datasets every seed ran, each dataset the mean over its seeds."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for run in meta:
+        rule = SEED_SUFFIX.sub("", run["variant"])
+        runs.setdefault(rule, {}).setdefault(run["dataset"], []).append(float(run["alc"]))
+    lines = []
+    for rule, per_dataset in sorted(runs.items()):
+        seeds = max(len(alcs) for alcs in per_dataset.values())
+        datasets = [d for d, alcs in per_dataset.items() if len(alcs) == seeds]
+        if seeds < 2:
+            continue
+        means = {"real": float(np.mean([np.mean(per_dataset[d]) for d in datasets]))}
+        means |= {key: float(np.mean([by_dataset[d][key] for d in datasets]))
+                  for key in ("average_member", "best_in_hindsight")}
+        lines.append(f"\n{rule}, the mean of {seeds} seeds on each of {len(datasets)} datasets: mean ALC "
+                     f"{means['real']:.4f}; it closes {gap_closed(means, 'real'):+.0%} of the gap between the "
+                     f"average member ({means['average_member']:.4f}) and the best member in hindsight "
+                     f"({means['best_in_hindsight']:.4f})")
+    return lines
 
 
 def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabilities,

@@ -18,7 +18,7 @@ number of predictions, train images/s from the learner's log) and learning_curve
 run's predictions, scores, ingestion log and row.json under OUT/runs/DATASET/VARIANT. --resume takes the runs
 whose row.json exists from there instead of running them again; --max-runs N stops after N new runs (so a long
 benchmark can run in pieces: repeat the same command with --resume until it has every run). --seed N runs the
-meta:RULE variants with learner seed N (the first learner and the chosen config), for a second run of each cell.
+meta:RULE variants with learner seed N (the first learner and the chosen config), labelled meta_RULE_seedN.
 """
 from __future__ import annotations
 
@@ -86,18 +86,20 @@ def train_images_per_second(log_text: str) -> float | None:
     return sum(s * rate for s, rate in chunks) / seconds if seconds > 0 else None
 
 
-def label(variant: str) -> str:
-    """A variant's name in tables, curves and run folders: a config path by its file name without the suffix."""
-    return Path(variant).stem if variant.endswith(CONFIG_SUFFIXES) else variant.replace(":", "_")
+def label(variant: str, seed: int | None = None) -> str:
+    """A variant's name in tables, curves and run folders: a config path by its file name without the suffix; a
+    seeded run (--seed) with `_seedN` after it."""
+    name = Path(variant).stem if variant.endswith(CONFIG_SUFFIXES) else variant.replace(":", "_")
+    return name if seed is None else f"{name}_seed{seed}"
 
 
-def run_dir(out: Path, dataset_dir: Path, variant: str) -> Path:
-    return out / "runs" / dataset_dir.name / label(variant)
+def run_dir(out: Path, dataset_dir: Path, variant: str, seed: int | None = None) -> Path:
+    return out / "runs" / dataset_dir.name / label(variant, seed)
 
 
 def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: int | None,
             seed: int | None = None) -> Row:
-    work = run_dir(out, dataset_dir, variant)
+    work = run_dir(out, dataset_dir, variant, seed)
     work.mkdir(parents=True, exist_ok=True)
     code_dir, extra = variant_setup(variant, work, dataset_dir.name, seed)
     env = dict(os.environ, **extra)
@@ -106,7 +108,8 @@ def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: 
     result = run_task(dataset_dir, code_dir, work, budget, env=env)
     log_text = result.ingestion_log.read_text(errors="replace")
     choice = CHOICE_LINE.search(log_text)
-    row = Row(dataset_dir.name, label(variant), result.alc, result.nauc_scores[-1] if result.nauc_scores else None,
+    row = Row(dataset_dir.name, label(variant, seed), result.alc,
+              result.nauc_scores[-1] if result.nauc_scores else None,
               result.timestamps[0] if result.timestamps else None, len(result.timestamps),
               train_images_per_second(log_text), result.timestamps, result.nauc_scores,
               choice.group(1) if choice else None)
@@ -114,9 +117,9 @@ def run_one(dataset_dir: Path, variant: str, budget: float, out: Path, threads: 
     return row
 
 
-def earlier_row(dataset_dir: Path, variant: str, budget: float, out: Path) -> Row | None:
+def earlier_row(dataset_dir: Path, variant: str, budget: float, out: Path, seed: int | None = None) -> Row | None:
     """The row of a run already made with this budget (its row.json), else None."""
-    path = run_dir(out, dataset_dir, variant) / "row.json"
+    path = run_dir(out, dataset_dir, variant, seed) / "row.json"
     if not path.is_file():
         return None
     saved = json.loads(path.read_text())
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-runs", type=int, default=None, help="stop after this many new runs")
     parser.add_argument("--seed", type=int, default=None,
                         help="meta:RULE variants only: the learner seed of every run (default: the configs' own, 0); "
-                             "give each seed its own --out")
+                             "the variant is labelled meta_RULE_seedN")
     args = parser.parse_args(argv)
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
@@ -201,11 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, new_runs = [], 0
     for dataset_dir in args.datasets:
         for variant in args.variants:
-            row = earlier_row(dataset_dir, variant, args.budget, args.out.resolve()) if args.resume else None
+            row = earlier_row(dataset_dir, variant, args.budget, args.out.resolve(), args.seed) if args.resume else None
             if row is None:
                 if args.max_runs is not None and new_runs >= args.max_runs:
                     continue
-                print(f"benchmark: {dataset_dir.name} / {label(variant)} ({args.budget:g} s) ...", flush=True)
+                print(f"benchmark: {dataset_dir.name} / {label(variant, args.seed)} ({args.budget:g} s) ...",
+                      flush=True)
                 row = run_one(dataset_dir.resolve(), variant, args.budget, args.out.resolve(), args.threads,
                               args.seed)
                 new_runs += 1

@@ -75,3 +75,10 @@ def test_a_seed_for_a_variant_without_one_fails_before_any_run(tmp_path, capsys)
                  "--budget", "5", "--out", str(tmp_path / "out")])
     assert code == 2 and "only for meta:RULE variants" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_seeded_run_has_its_own_label_and_folder(tmp_path):
+    from scripts.benchmark import label, run_dir
+
+    assert label("meta:expected") == "meta_expected" and label("meta:expected", 1) == "meta_expected_seed1"
+    assert run_dir(tmp_path, tmp_path / "coil20", "meta:expected", 1).name == "meta_expected_seed1"

@@ -74,6 +74,7 @@ def test_a_benchmark_run_on_a_known_dataset_leaves_it_out(tmp_path) -> None:
     assert settings["exclude"] == ["coil20"] and settings["classifier_dir"] == str(tmp_path / "coil20")
     assert (tmp_path / "coil20" / "precalc.pt").is_file()
     assert run_settings("nearest", "not_a_known_dataset", lodo_dir=tmp_path)["exclude"] == []
+    assert settings["seed"] is None and run_settings("nearest", "coil20", lodo_dir=tmp_path, seed=2)["seed"] == 2
 
 
 def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeypatch) -> None:
@@ -82,7 +83,7 @@ def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeyp
     from portfolio.matrix import write_matrix
 
     # A matrix over every shipped config on two known datasets, and benchmark rows of the baselines and one real
-    # leave-one-dataset-out run.
+    # leave-one-dataset-out run with two seeds (scripts.benchmark --seed 1 labels the second).
     rng = np.random.default_rng(0)
     datasets = ["coil20", "orl_faces"]
     matrix = {config: {d: float(rng.uniform(0.5, 1.0)) for d in datasets} for config in portfolio_configs()}
@@ -90,13 +91,14 @@ def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeyp
     runs = tmp_path / "results.csv"
     runs.write_text("dataset,variant,alc,chosen_config\n" + "".join(
         f"{d},{v},0.7,\n" for d in datasets for v in ("linear_pixels", "frozen_logreg"))
-        + "coil20,meta_nearest,0.9,orl_faces\n")
+        + "coil20,meta_nearest,0.9,orl_faces\ncoil20,meta_nearest_seed1,0.8,orl_faces\n")
     monkeypatch.setattr(lodo, "CHOICE_FILE", tmp_path / "choice.json")
     assert lodo.main(["--matrix", str(tmp_path / "matrix.csv"), "--lodo_dir", str(tmp_path / "lodo"), "--out",
                       str(tmp_path / "out"), "--runs", str(runs), "--write-choice"]) == 0
     report = (tmp_path / "out" / "selection.md").read_text()
     assert "| coil20 |" in report and "| orl_faces |" in report and "frozen_logreg" in report
     assert f"| coil20 | nearest | orl_faces | 0.9000 | {matrix['orl_faces']['coil20']:.4f} |" in report
+    assert "nearest, the mean of 2 seeds on each of 1 datasets: mean ALC 0.8500" in report
     assert (tmp_path / "out" / "selection.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "choice.json").read_text())
     assert saved["rule"] in ("nearest", "expected", "calibrated") and 0 <= saved["threshold"] <= 1.01
