@@ -6,9 +6,10 @@ so an error late in the run never costs the predictions already made.
 
 Config: the constructor keyword `config` (a portfolio name such as "generalist", or a JSON path), else the env
 var AUTODL_LEARNER_CONFIG; with neither, the config is meta-learned (portfolio.selection): the run starts with
-the generalist, and after its pixel and features heads a random batch of train examples is fingerprinted and the
-portfolio config the choice rule (portfolio/choice.json or the file the env var AUTODL_CHOICE_FILE names; the env
-var AUTODL_CHOICE_RULE overrides its rule) picks takes over.
+the portfolio config of best mean ALC over the known datasets (the generalist when the choice is unavailable),
+and after its pixel and features heads a random batch of train examples is fingerprinted and the portfolio config
+the choice rule (portfolio/choice.json or the file the env var AUTODL_CHOICE_FILE names; the env var
+AUTODL_CHOICE_RULE overrides its rule) picks takes over.
 """
 from __future__ import annotations
 
@@ -40,21 +41,20 @@ class Model:
                              f"image/video model")
         fixed = config or os.environ.get(CONFIG_ENV)
         settings = None if fixed else settings_from_environment()
-        self.config = load_config(fixed)
-        if settings is not None and settings.seed is not None:  # the run's seed, the generalist's included
-            self.config = dataclasses.replace(self.config, seed=settings.seed)
         tune_allocator()
-        self.learner = Learner(metadata, self.config)
         self.selection = None if fixed else ConfigSelection.prepare(metadata, self.log, settings)
+        self.config = load_config(fixed or (self.selection.starting_config() if self.selection else None))
+        if settings is not None and settings.seed is not None:  # the run's seed, the starting config's included
+            self.config = dataclasses.replace(self.config, seed=settings.seed)
+        self.learner = Learner(metadata, self.config)
         self.done_training = False
         self.failed_train_calls = 0
 
     def train(self, dataset, remaining_time_budget: float | None = None) -> None:
         if self.done_training:
             return
-        # Once, after the generalist's pixel and features heads (the generalist does not fine-tune before it): its
-        # features head, well under a second on most sets, is out before the switch rather than the chosen
-        # config's own, which comes seconds later.
+        # Once, after the starting config's pixel and features heads (it does not fine-tune before): its features
+        # head is out before the switch rather than the chosen config's own, which comes seconds later.
         if self.selection is not None and self.learner.features_tried:
             selection, self.selection = self.selection, None
             self.learner = selection.choose(self.learner, remaining_time_budget)

@@ -90,7 +90,7 @@ class Choice:
     def describe(self) -> str:
         top = ", ".join(f"{name} {p:.2f}" for name, p in self.top)
         alc = "" if self.expected_alc is None else f", expected ALC {self.expected_alc:.4f}"
-        return f"rule {self.rule}: config {self.config}{alc} | nearest known datasets: {top}" + (
+        return f"rule {self.rule}: config {self.config}{alc}" + (f" | nearest known datasets: {top}" if top else "") + (
             f" | {self.note}" if self.note else "")
 
 
@@ -124,6 +124,11 @@ class Chooser:
                 return self._best_mean(top, f"calibrated top probability {max(calibrated.values()):.2f} < "
                                             f"{self.settings.threshold:.2f}")
         return self._nearest(probs, top)
+
+    def prior(self) -> Choice:
+        """The choice before any fingerprint (every known dataset equally likely): the config with the best mean
+        ALC over the matrix, which `expected` reduces to under a uniform prior. The run starts with it."""
+        return self._best_mean([], "before the fingerprint")
 
     # ------------------------------------------------------------------ rules
     def _candidates(self) -> list[str]:

@@ -4,10 +4,11 @@ a learner with that config.
 
 Everything that can be built beforehand is built in the Model's constructor, which the budget does not charge:
 the fingerprint network and classifier (warmed up and timed), the chooser, and one pretrained backbone of every
-kind the portfolio's configs use, so that a switch builds no network within the budget. The choice is made once,
-in the train call after the generalist's features head (its second prediction, when validation preferred it to
-the pixel head), and only when the time left could pay for a switch; the
-predictions made so far stay the answer until the new learner has a better one (learner.pipeline).
+kind the portfolio's configs use, so that a switch builds no network within the budget. The run starts with the
+prior's choice (`starting_config`: the config with the best mean ALC over the known datasets). The choice is made
+once, in the train call after the starting config's features head (its second prediction, when validation
+preferred it to the pixel head), and only when the time left could pay for a switch; the predictions made so far
+stay the answer until the new learner has a better one (learner.pipeline).
 """
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ class ConfigSelection:
             except WeightsUnavailable as error:
                 log.info("config choice: %s not prepared (%s)", name, first_line(error))
         return cls(metadata, identifier, chooser, backbones, log)
+
+    def starting_config(self) -> str:
+        """The portfolio config the run starts with, before the fingerprint: the prior's choice (logged)."""
+        prior = self.chooser.prior()
+        self.log.info("starting config: %s", prior.describe())
+        return prior.config
 
     def choose(self, learner: Learner, remaining_time_budget: float | None) -> Learner:
         """The learner to go on with: `learner` itself when its config is the one chosen or there is no time for

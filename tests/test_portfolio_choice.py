@@ -58,6 +58,17 @@ def test_exclusion_drops_the_left_out_datasets_config_and_column() -> None:
         left_out_a.choose({"a": 1.0})
 
 
+def test_the_prior_is_the_best_mean_config_without_the_left_out_dataset() -> None:
+    # Means over a-d: b 0.725 > c 0.7125 > generalist 0.70 > a 0.625.
+    prior = chooser("expected").prior()
+    assert (prior.config, prior.top) == ("b", []) and prior.expected_alc == pytest.approx(0.725)
+    assert "nearest known datasets" not in prior.describe() and "before the fingerprint" in prior.describe()
+    # b left out (its config and column): over a, c, d, c scores 0.75, the generalist 0.70, a 0.667.
+    left_out_b = Chooser(CONFIGS, MATRIX, ChoiceSettings(rule="expected"), exclude=frozenset({"b"}))
+    assert left_out_b.prior().config == "c" and left_out_b.prior().expected_alc == pytest.approx(0.75)
+    assert Chooser(CONFIGS, {}, ChoiceSettings(rule="expected")).prior().config == "generalist"
+
+
 def test_calibrated_falls_back_to_the_best_mean_config_when_unsure() -> None:
     # Means over a..d: b 0.725, c 0.7125, generalist 0.70, a 0.625.
     sure = chooser("calibrated", temperature=1.0, threshold=0.6).choose({"c": 0.8, "a": 0.2})
