@@ -92,12 +92,6 @@ def best_dataset(matrix: Matrix, configs: list[str], dataset: str) -> str:
     return max(members, key=lambda c: matrix[c][dataset])
 
 
-def best_mean_chooser(configs: list[str], matrix: Matrix, exclude: frozenset[str]) -> Chooser:
-    """The fingerprint-free choice: the config with the best mean over the matrix columns not excluded (the
-    calibrated rule with a threshold above 1 always falls back to it)."""
-    return Chooser(configs, matrix, ChoiceSettings(rule="calibrated", temperature=1.0, threshold=2.0), exclude)
-
-
 def rule_alc(chooser: Chooser, matrix: Matrix, dataset: str, batches: list[dict[str, float]]) -> tuple[float, str]:
     """Mean matrix ALC on `dataset` of the rule's choices over the batches, and the most frequent choice."""
     choices = [chooser.choose(p).config for p in batches]
@@ -116,8 +110,7 @@ def fit_calibration(matrix: Matrix, configs: list[str], probabilities: Probabili
         names = [n for n in probabilities[d][0] if n not in exclude]
         target = names.index(best_dataset(kept, configs, d))
         nearest = Chooser(configs, matrix, ChoiceSettings(rule="nearest"), exclude)
-        fallback = best_mean_chooser(configs, matrix, exclude)
-        fallback_alc_d = matrix[fallback.choose(probabilities[d][0]).config][d]
+        fallback_alc_d = matrix[Chooser(configs, matrix, exclude=exclude).prior().config][d]
         for p in probabilities[d]:
             values = np.array([p[n] for n in names])
             log_probs.append(np.log(np.maximum(values / values.sum(), 1e-12)))
@@ -271,7 +264,7 @@ def selection_table(matrix: Matrix, configs: list[str], probabilities: Probabili
             row[rule], row[f"{rule}_choice"] = rule_alc(Chooser(configs, matrix, settings, frozenset({d})), matrix, d,
                                                         probabilities[d])
         top = Counter(max(p, key=p.get) for p in probabilities[d]).most_common(1)[0][0]
-        best_mean = best_mean_chooser(configs, matrix, frozenset({d})).choose(probabilities[d][0]).config
+        best_mean = Chooser(configs, matrix, exclude=frozenset({d})).prior().config  # fingerprint-free
         row.update({"generalist": matrix[DEFAULT_CONFIG][d], "best_mean_config": matrix[best_mean][d],
                     "random_member": alcs[members[rng.integers(len(members))]],
                     "average_member": float(np.mean(list(alcs.values()))), "best_in_hindsight": max(alcs.values()),

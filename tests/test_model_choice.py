@@ -47,6 +47,10 @@ def prediction_numbers(log: str) -> list[int]:
     return [int(n) for n in re.findall(r"prediction (\d+) \((?:pixels|features|network)\)", log)]
 
 
+def prediction_times(log: str) -> list[float]:
+    return [float(t) for t in re.findall(r"prediction \d+ \(\w+\) at ([\d.]+)s elapsed", log)]
+
+
 def test_the_chosen_config_takes_over_without_losing_a_prediction(yale_faces_dir: Path, tmp_path: Path) -> None:
     result = run_ingestion(yale_faces_dir, tmp_path / "predictions", **{RULE_ENV: "nearest"})  # the design's rule
     log = result.stderr
@@ -64,7 +68,7 @@ def test_the_chosen_config_takes_over_without_losing_a_prediction(yale_faces_dir
     # The new learner's heads must beat the standing prediction's validation result to be predicted; its network
     # did here. Numbering goes on from the starting config's: nothing was lost.
     assert after and after[0] == before[-1] + 1, (before, after)
-    elapsed = [float(t) for t in re.findall(r"prediction \d+ \(\w+\) at ([\d.]+)s elapsed", log)]
+    elapsed = prediction_times(log)
     assert len(elapsed) >= 2 and max(elapsed) < BUDGET
 
 
@@ -77,7 +81,7 @@ def test_a_choice_of_the_starting_config_lets_it_go_on(orl_faces_dir: Path, tmp_
     assert "switched to" not in log and len(re.findall(r"\[learner\] config \{", log)) == 1  # one learner
     choice = log.index("config choice")
     assert re.search(r"trained \d+ steps", log[choice:])  # it fine-tunes after the choice
-    elapsed = [float(t) for t in re.findall(r"prediction \d+ \(\w+\) at ([\d.]+)s elapsed", log)]
+    elapsed = prediction_times(log)
     assert len(elapsed) >= 2 and max(elapsed) < BUDGET
 
 
