@@ -1,6 +1,6 @@
 """Run (or resume) the BOHB master of a search whose workers find the same name server.
 
-    python -m hpo.master --run_id R --nameserver HOST --port PORT --space portfolio.space:learner_space \\
+    python -m hpo.master --run_id R --nameserver HOST --port PORT --space portfolio.offline.space:learner_space \\
         --log_dir runs/tune/coil20 --min_budget 20 --max_budget 180 --eta 3 --n_iterations 4 --min_workers 2
 
 `--space MODULE:FUNCTION`: FUNCTION() returns the ConfigSpace space. Every finished evaluation is appended to

@@ -1,7 +1,7 @@
 """Run one BOHB worker process: it finds the name server by host and port, takes jobs from the master of `run_id`
 until the master shuts it down, and evaluates them with an objective named by import path.
 
-    python -m hpo.worker --run_id R --nameserver HOST --port PORT --objective portfolio.objective:make_objective \\
+    python -m hpo.worker --run_id R --nameserver HOST --port PORT --objective portfolio.offline.objective:make_objective \\
         --option dataset_dir=data/tune/coil20 --option work_dir=runs/tune/coil20
 
 `--objective MODULE:FACTORY`: FACTORY(**options) returns the objective, `objective(config, budget) -> loss or

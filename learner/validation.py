@@ -6,15 +6,15 @@ go to validation, so no class loses its only training example. When fewer than
 `MIN_VALIDATION` examples can be held out (tiny datasets, e.g. one example per class), there is no validation:
 the learner then predicts at every point of its time grid instead of gating on validation.
 
-Score: the challenge's own NAUC (scoring.metrics; the upload zip ships that module for this). A tie in NAUC
+Score: the challenge's own NAUC (autodl_format.metrics; the upload zip ships that module for this). A tie in NAUC
 (within TIE_TOLERANCE, common once validation saturates at 1.0) is broken by the lower loss.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from scoring.metrics import nauc as challenge_nauc
-from scoring.metrics import valid_columns
+from autodl_format.metrics import nauc as challenge_nauc
+from autodl_format.metrics import valid_columns
 
 MIN_VALIDATION = 10
 TIE_TOLERANCE = 1e-4

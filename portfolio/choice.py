@@ -12,7 +12,7 @@ Three rules (`RULES`):
 `exclude` removes known datasets from the choice (leave-one-dataset-out: the left-out dataset's own config and its
 matrix column); its probability mass is dropped and the rest renormalised. The settings file can name it, with the
 classifier to use (`classifier_dir`, one trained without those datasets), and a `seed` for the run's learners:
-that is how the leave-one-dataset-out benchmark (portfolio.lodo, scripts.benchmark) runs the real model.py through
+that is how the leave-one-dataset-out benchmark (portfolio.offline.lodo, scripts.benchmark) runs the real model.py through
 AUTODL_CHOICE_FILE.
 """
 from __future__ import annotations

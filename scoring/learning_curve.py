@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from autodl_format.files import atomic_path
-from scoring.metrics import transform_time
+from autodl_format.metrics import transform_time
 
 
 def seconds_ticks(time_budget: float) -> list[int]:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from scoring.html_report import write_detailed_results
 from scoring.learning_curve import plot_learning_curve
-from scoring.metrics import ScoringError, is_one_hot, nauc, soft_accuracy
+from autodl_format.metrics import ScoringError, is_one_hot, nauc, soft_accuracy
 from scoring.score import (
     ScoreResult,
     StartInfo,

@@ -20,7 +20,7 @@ import yaml
 
 from autodl_format.errors import first_line
 from autodl_format.files import write_atomic
-from scoring.metrics import ScoringError, alc, is_one_hot, nauc, soft_accuracy
+from autodl_format.metrics import ScoringError, alc, is_one_hot, nauc, soft_accuracy
 
 
 @dataclass(frozen=True)

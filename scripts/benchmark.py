@@ -7,7 +7,7 @@ Variants: linear_pixels (trivial baseline: ridge on 16x16 raw pixels, scripts/ba
 frozen_logreg (outside baseline: frozen pretrained EfficientNet-Lite0 features + logistic regression,
 scripts/baselines/frozen_logreg), meta:RULE (model.py choosing its config by the meta-learned RULE, one of
 nearest / expected / calibrated; on a dataset folder named like a known dataset, e.g. the tuning splits
-data/tune/NAME, it runs leave-one-dataset-out: see portfolio.lodo), generalist (model.py with
+data/tune/NAME, it runs leave-one-dataset-out: see portfolio.offline.lodo), generalist (model.py with
 portfolio/generalist.json), generalist_late (the same without the early-prediction schedule: one prediction at
 the end), or any portfolio name / JSON path (model.py with that config; a path is
 labelled by its file name without the suffix).
@@ -34,8 +34,8 @@ from pathlib import Path
 
 from learner.config import CONFIG_SUFFIXES, ConfigError, config_path, load_config
 from portfolio.choice import CHOICE_FILE_ENV, RULES
-from scripts import REPO_ROOT
-from scripts.run_task import run_task
+from autodl_format.offline.paths import REPO_ROOT
+from scoring.task import run_task
 
 BASELINES = {name: REPO_ROOT / "scripts" / "baselines" / name for name in ("linear_pixels", "frozen_logreg")}
 DEFAULT_VARIANTS = ("linear_pixels", "generalist", "generalist_late")
@@ -64,7 +64,7 @@ def variant_setup(variant: str, work: Path, dataset: str, seed: int | None = Non
     """Code directory and extra environment of one variant on the dataset folder named `dataset` (main validates
     config variants before any run); `seed`, meta variants only: the learner seed of the run."""
     if variant.startswith(META_PREFIX):
-        from portfolio.lodo import run_settings
+        from portfolio.offline.lodo import run_settings
 
         path = work / "choice.json"
         path.write_text(json.dumps(run_settings(variant[len(META_PREFIX):], dataset, seed=seed), indent=1) + "\n")
@@ -150,7 +150,7 @@ def plot_curves(rows: list[Row], out: Path, budget: float) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scoring.metrics import transform_time
+    from autodl_format.metrics import transform_time
 
     datasets = list(dict.fromkeys(row.dataset for row in rows))
     figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), squeeze=False)

@@ -38,7 +38,7 @@ from typing import Iterator
 import numpy as np
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autodl_format.offline.paths import REPO_ROOT
 FIRST_PREDICTION_BUDGET = 1200.0
 KILL_AFTER_S = 120.0  # past T, a run is killed as hung (it then shows as a huge overrun, not as a pass)
 BUDGET_COLUMNS = ("run", "dataset", "budget_s", "first_s", "last_s", "overrun_s", "predictions", "duration_s",

@@ -25,11 +25,12 @@ import numpy as np
 
 from autodl_format.errors import DatasetError
 from autodl_format.files import atomic_path, write_atomic
+from autodl_format.offline.convert import materialise
 from meta_classifier.errors import MetaDataError
 from meta_classifier.fingerprint import DEFAULT_BACKBONES, DEFAULT_INPUT_SIZE, FingerprintNet, frames_of
 from meta_classifier.known import CATALOGUE_FILE
-from meta_classifier.variants import VARIANTS, make_variant
-from scripts import REPO_ROOT
+from meta_classifier.offline.variants import VARIANTS, make_variant
+from autodl_format.offline.paths import REPO_ROOT
 
 MINICIAO = Path("autodl_sample_data/AutoDL_sample_data/miniciao")
 TOO_SMALL = ("mini_kth",)  # six clips, one per class: no meta-train/meta-test split of one dataset's look
@@ -51,22 +52,6 @@ def autodl_splits(dataset_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]
 
     data_dir = find_data_dir(dataset_dir)
     return read_subset(data_dir / "train"), read_subset(data_dir / "test")
-
-
-def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: int, test_fraction: float,
-                seed: int, tfds_data_dir: Path | None = None) -> tuple[str, Path, dict]:
-    """Make (or find, for AutoDL sources) the AutoDL dataset of one source; returns (name, dir, catalogue info)."""
-    from scripts.make_dataset import auto_encoding, load_source, make_dataset, subsample
-
-    kind, _, argument = source.partition(":")
-    if kind == "autodl":  # already in AutoDL format: used as it is
-        dataset_dir = Path(argument)
-        return dataset_dir.name, dataset_dir, {"source": f"autodl:{dataset_dir.name}"}
-    image_set = load_source(source, raw_root, max_images if kind == "tfds" else None, tfds_data_dir)
-    used = subsample(image_set, max_images, seed)
-    name = image_set.name.replace(".", "_")
-    dataset_dir = make_dataset(used, work_dir, name, test_fraction, auto_encoding(used), seed, overwrite=True)
-    return name, dataset_dir, {"source": source, "source_samples": len(image_set)}
 
 
 def image_shapes(images: list[np.ndarray]) -> dict:
@@ -131,7 +116,7 @@ def sha256(path: Path) -> str:
 
 
 def default_sources(raw_root: Path | None) -> list[str]:
-    from autodl_format.sources import RAW_DATASETS
+    from autodl_format.offline.sources import RAW_DATASETS
 
     sources = ["digits"]
     if raw_root is not None:

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from scripts import REPO_ROOT
+from autodl_format.offline.paths import REPO_ROOT
 
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
 # What model.py imports at run time (learner.validation scores with the challenge's own NAUC; the config choice

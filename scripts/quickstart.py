@@ -10,9 +10,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from scripts.make_dataset import ensure_digits_dataset
-from scripts import REPO_ROOT
-from scripts.run_task import TaskError, run_task
+from autodl_format.offline.convert import ensure_digits_dataset
+from autodl_format.offline.paths import REPO_ROOT
+from scoring.task import TaskError, run_task
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from autodl_format.files import write_atomic
 from meta_classifier.classifiers import CLASSIFIERS, DEFAULT_ARTIFACTS, mean_nll
 from meta_classifier.errors import MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, load_fingerprints
-from meta_classifier.tuning import tune
+from meta_classifier.offline.tuning import tune
 
 # (min budget, max budget): optimiser steps for the perceptrons, images per dataset for k-means
 BUDGETS = {"precalc": (50, 450), "mlp_vote": (50, 450), "kmeans_vote": (40, 360)}
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                      "seconds": round(result.seconds, 1),
                      "top_runs": [{"config": r.config, "budget": r.budget, "loss": r.loss} for r in best_runs]},
             "files": {f.name: f.stat().st_size for f in files},
-            "note": "validation images were part of the final fit; see python -m meta_classifier.evaluate",
+            "note": "validation images were part of the final fit; see python -m meta_classifier.offline.evaluate",
             "val_nll_after_final_fit": round(val_nll, 4), "val_accuracy_after_final_fit": round(val_acc, 4),
         }
         args.out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Small real AutoDL datasets (TFRecords written by autodl_format.writer) for the learner tests."""
+"""Small real AutoDL datasets (TFRecords written by autodl_format.offline.writer) for the learner tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 from autodl_format.image_set import ImageSet
-from autodl_format.writer import write_dataset
+from autodl_format.offline.writer import write_dataset
 
 
 def digits_sets(n_train: int, n_test: int, classes: int = 10) -> tuple[ImageSet, ImageSet]:

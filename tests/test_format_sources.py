@@ -7,8 +7,9 @@ from PIL import Image
 
 from autodl_format.errors import DatasetError
 from autodl_format.reader import load_task
-from autodl_format.sources import (RAW_DATASETS, from_arrays, from_image_folder, from_shared_raw, sklearn_digits,
+from autodl_format.offline.sources import (RAW_DATASETS, from_arrays, from_image_folder, from_shared_raw, sklearn_digits,
                                    to_uint8)
+from autodl_format.offline import convert
 from scripts import make_dataset
 from tests import compressed_frames
 
@@ -30,7 +31,7 @@ README_TABLE = {
     "pneumoniamnist": (3882 + 524 + 624, 2, (28, 28, 1), None),
     "opencv_digits": (5000, 10, (20, 20, 1), 500),
     "mini_cifar": (100, 10, (32, 32, 3), None),
-    # videos: (T, H, W, C), T capped at autodl_format.video.MAX_FRAMES = 64
+    # videos: (T, H, W, C), T capped at autodl_format.offline.video.MAX_FRAMES = 64
     "mini_kth": (6, 6, (64, 120, 160, 1), 1),
     "gtsrb_track_clips_video": (150, 6, (30, 32, 32, 3), 25),
     "cifar10_jpg_2k": (2000, 10, (32, 32, 3), 200),
@@ -192,14 +193,14 @@ def test_cli_raw_and_errors(tmp_path, autodl_raw_root, capsys):
 
 
 def test_ensure_digits_dataset_converts_once(tmp_path):
-    first = make_dataset.ensure_digits_dataset(tmp_path)
+    first = convert.ensure_digits_dataset(tmp_path)
     task = load_task(first)
     assert task.name == "digits" and task.train.get_metadata().size() + task.test.get_metadata().size() == 1797
     stamp = (first / "digits.solution").stat().st_mtime_ns
-    assert make_dataset.ensure_digits_dataset(tmp_path) == first
+    assert convert.ensure_digits_dataset(tmp_path) == first
     assert (first / "digits.solution").stat().st_mtime_ns == stamp  # reused, not rewritten
     (first / "digits.data" / "test" / "metadata.textproto").unlink()  # broken copy -> rewritten
-    assert load_task(make_dataset.ensure_digits_dataset(tmp_path)).test.get_metadata().size() > 0
+    assert load_task(convert.ensure_digits_dataset(tmp_path)).test.get_metadata().size() > 0
 
 
 def test_image_folder_applies_exif_rotation(tmp_path):

@@ -11,8 +11,9 @@ import pytest
 
 from autodl_format.errors import DatasetError
 from autodl_format.reader import load_task
-from autodl_format.sources import from_shared_raw
-from autodl_format.video import from_file_format, from_video_folder, read_video
+from autodl_format.offline.sources import from_shared_raw
+from autodl_format.offline.sources import from_file_format, from_video_folder
+from autodl_format.offline.video import read_video
 from scripts import make_dataset
 from tests import REPO_ROOT
 

@@ -7,9 +7,9 @@ from PIL import Image
 from autodl_format import writer as writer_module
 from autodl_format.image_set import ImageSet, stratified_split
 from autodl_format.reader import load_task
-from autodl_format.sources import from_image_folder, from_tfds
+from autodl_format.offline.sources import from_image_folder, from_tfds
 from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
-from autodl_format.writer import write_dataset
+from autodl_format.offline.writer import write_dataset
 from tests import compressed_frames
 
 

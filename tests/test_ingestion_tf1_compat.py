@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from scoring.metrics import nauc
+from autodl_format.metrics import nauc
 from tests.ingestion_models import TF1_MODEL
 
 REPO = Path(__file__).resolve().parent.parent

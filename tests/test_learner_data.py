@@ -1,4 +1,4 @@
-"""learner.data and learner.validation on real TFRecords written by autodl_format.writer."""
+"""learner.data and learner.validation on real TFRecords written by autodl_format.offline.writer."""
 import numpy as np
 import pytest
 
@@ -6,7 +6,7 @@ from autodl_format.reader import load_task
 from autodl_format.frameworks import tf
 from learner.data import StreamReader, ValueRange, is_multilabel
 from learner.validation import improves, nauc, split_validation
-from scoring.metrics import nauc as scorer_nauc
+from autodl_format.metrics import nauc as scorer_nauc
 from tests.learner_datasets import colour_variable_sets, digits_sets, video_sets, write
 
 

@@ -16,7 +16,7 @@ from learner.network import Classifier
 from learner.validation import nauc
 from model import Model
 from scripts import make_dataset
-from scripts.run_task import run_task
+from scoring.task import run_task
 from tests import REPO_ROOT
 from tests.test_learner_model import run_like_ingestion
 

@@ -40,7 +40,7 @@ def test_identifies_known_datasets_from_raw_images(net, autodl_raw_root):
     """64 raw images (the last ones of each file or class-folder listing, one class for hurricane_damage_sat; the
     build sampled 600 at random, so a few may overlap) -> fingerprint -> shipped precalc classifier -> the right
     dataset."""
-    from autodl_format.sources import from_shared_raw
+    from autodl_format.offline.sources import from_shared_raw
 
     identifier = DatasetIdentifier(net, load_classifier(ARTIFACTS, "precalc", expected_identity=net.identity))
     for name in ("notmnist_test", "extended_yaleb", "hurricane_damage_sat"):
@@ -58,7 +58,7 @@ def test_identifies_the_video_set_from_its_meta_test_clips(autodl_raw_root):
     """The shipped catalogue holds the video set, fingerprinted from 8 frames a clip; its meta-test clips (never
     trained on; data/known/NAME, made again from the shared folder when absent) are identified as that set."""
     from autodl_format.reader import AutoDLDataset, find_data_dir
-    from portfolio.tuning_data import known_dataset_dir
+    from portfolio.offline.tuning_data import known_dataset_dir
 
     video = "gtsrb_track_clips_video"
     catalogue = load_catalogue()

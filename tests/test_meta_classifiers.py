@@ -8,7 +8,7 @@ from meta_classifier.classifiers import CLASSIFIERS, KMeansVote, MLPVote, Precal
 from meta_classifier.errors import ArtifactError
 from meta_classifier.known import BatchSampler, load_fingerprints
 from meta_classifier.precalc import ALL_MOMENTS
-from meta_classifier.tuning import config_space, to_classifier_config, tune
+from meta_classifier.offline.tuning import config_space, to_classifier_config, tune
 
 # Different looks but all grey and small: a fair, not trivial, 4-way problem.
 DATASETS = ["mnist_test", "usps_test", "orl_faces", "coil20"]

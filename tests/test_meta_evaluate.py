@@ -6,7 +6,7 @@ import time
 import matplotlib.image
 import torch
 
-from meta_classifier.evaluate import leave_one_out, main
+from meta_classifier.offline.evaluate import leave_one_out, main
 from meta_classifier.known import load_fingerprints
 
 

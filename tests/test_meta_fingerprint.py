@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from meta_classifier.fingerprint import FingerprintNet, benchmark, frames_of, letterbox
-from meta_classifier.variants import VARIANTS, make_variant
+from meta_classifier.offline.variants import VARIANTS, make_variant
 
 
 def test_letterbox_keeps_aspect_ratio_and_pads():
@@ -31,7 +31,7 @@ def test_videos_give_evenly_spaced_frames():
 
 @pytest.fixture(scope="module")
 def mnist_images(autodl_raw_root):
-    from autodl_format.sources import from_shared_raw
+    from autodl_format.offline.sources import from_shared_raw
 
     return from_shared_raw("mnist_test", autodl_raw_root).images[:16]
 

@@ -13,7 +13,7 @@ import pytest
 
 from learner.config import CONFIG_ENV
 from portfolio.choice import CHOICE_FILE_ENV, RULE_ENV
-from portfolio.lodo import run_settings
+from portfolio.offline.lodo import run_settings
 from scripts import make_dataset
 from tests import REPO_ROOT
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scoring.metrics import nauc
+from autodl_format.metrics import nauc
 
 HARNESS = Path(__file__).with_name("platform_harness.py")
 TIME_BUDGET = 15.0

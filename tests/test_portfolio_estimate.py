@@ -1,5 +1,5 @@
-"""The cheap BOHB objective (portfolio.estimate) on a real learner log: model.py run through ingestion and scoring
-on scikit-learn's digits; and the lookup table it reads its times from (portfolio.lookup)."""
+"""The cheap BOHB objective (portfolio.offline.estimate) on a real learner log: model.py run through ingestion and scoring
+on scikit-learn's digits; and the lookup table it reads its times from (portfolio.offline.lookup)."""
 from __future__ import annotations
 
 import json
@@ -11,10 +11,10 @@ import pytest
 
 from learner.backbones import PYPI_BACKBONES
 from learner.config import CONFIG_ENV
-from portfolio.estimate import RunCurve, Work, estimate_alc, estimate_curve, parse_log
-from portfolio.lookup import BATCH_SIZES, SIDES, LookupTable, MissingTimings, measure
-from scripts.make_dataset import ensure_digits_dataset
-from scripts.run_task import run_task
+from portfolio.offline.estimate import RunCurve, Work, estimate_alc, estimate_curve, parse_log
+from portfolio.offline.lookup import BATCH_SIZES, SIDES, LookupTable, MissingTimings, measure
+from autodl_format.offline.convert import ensure_digits_dataset
+from scoring.task import run_task
 from tests import REPO_ROOT
 
 BUDGET = 10.0

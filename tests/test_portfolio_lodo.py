@@ -1,4 +1,4 @@
-"""The leave-one-dataset-out proof of the choice (portfolio.lodo): the left-out classifier on the real stored
+"""The leave-one-dataset-out proof of the choice (portfolio.offline.lodo): the left-out classifier on the real stored
 fingerprints, the calibration, and the table's reference strategies on a hand-made matrix."""
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from meta_classifier.known import load_catalogue
-from portfolio.lodo import (N_BATCHES, fit_calibration, gap_closed, lodo_probabilities, run_settings,
+from portfolio.offline.lodo import (N_BATCHES, fit_calibration, gap_closed, lodo_probabilities, run_settings,
                             selection_table, summary)
 
 # Configs tuned on a, b, c, d (and the generalist); columns: the datasets they run on.
@@ -80,7 +80,7 @@ def test_a_benchmark_run_on_a_known_dataset_leaves_it_out(tmp_path) -> None:
 def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeypatch) -> None:
     from portfolio import lodo
     from portfolio.entries import portfolio_configs
-    from portfolio.matrix import write_matrix
+    from portfolio.offline.matrix import write_matrix
 
     # A matrix over every shipped config on two known datasets, and benchmark rows of the baselines and one real
     # leave-one-dataset-out run with two seeds (scripts.benchmark --seed 1 labels the second).

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 
 from learner.config import TUNING_RECORD
-from portfolio.analysis import greedy_reduction, headlines, similarity_order
+from portfolio.offline.analysis import greedy_reduction, headlines, similarity_order
 from portfolio.entries import read_cells, read_matrix, seed_file
-from portfolio.matrix import missing_cells, write_matrix
+from portfolio.offline.matrix import missing_cells, write_matrix
 from tests import REPO_ROOT
 
 
@@ -57,7 +57,7 @@ def test_real_cells_are_written_and_resumed(tmp_path):
     portfolio.mkdir()
     (portfolio / "generalist.json").write_text("{}")
     (portfolio / "tiny.json").write_text(json.dumps({"side": 32, "max_side": 32, TUNING_RECORD: {"dataset": "x"}}))
-    command = [sys.executable, "-m", "portfolio.matrix", "run", "--budget", "4", "--datasets", "digits",
+    command = [sys.executable, "-m", "portfolio.offline.matrix", "run", "--budget", "4", "--datasets", "digits",
                "--matrix", str(tmp_path / "matrix.csv"), "--portfolio_dir", str(portfolio),
                "--work_dir", str(tmp_path / "runs"), "--tuning_root", str(tmp_path / "tune")]
     first = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)

@@ -15,7 +15,7 @@ from tests import REPO_ROOT
 
 def _tune(tmp_path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "portfolio.tune", *extra, "--searches", str(tmp_path / "searches")]
+        [sys.executable, "-m", "portfolio.offline.tune", *extra, "--searches", str(tmp_path / "searches")]
         + (["--work_dir", str(tmp_path / "runs"), "--tuning_root", str(tmp_path / "tune"),
             "--portfolio_dir", str(tmp_path)] if extra[0] == "run" else []),
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)

@@ -1,4 +1,4 @@
-"""The tuning split of a known dataset (portfolio.tuning_data) on real data: it holds the known dataset's meta-train
+"""The tuning split of a known dataset (portfolio.offline.tuning_data) on real data: it holds the known dataset's meta-train
 examples only, and it stores them as a Model would get them: a video set's frames as JPEG (as the converter's
 --encoding auto does), an image set's images as PNG."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from autodl_format.reader import load_task
-from portfolio.tuning_data import ensure_tuning_dataset
+from portfolio.offline.tuning_data import ensure_tuning_dataset
 from scripts.build_meta_dataset import materialise
 from tests import compressed_frames
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from scoring.html_report import write_detailed_results
 from scoring.learning_curve import plot_learning_curve, seconds_ticks
-from scoring.metrics import ScoringError
+from autodl_format.metrics import ScoringError
 from scoring.score import (
     ScoreResult,
     read_end_file,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from scoring.metrics import ScoringError, alc, nauc, soft_accuracy, transform_time, valid_columns
+from autodl_format.metrics import ScoringError, alc, nauc, soft_accuracy, transform_time, valid_columns
 from scoring.score import read_prediction, read_solution, score_predictions
 
 

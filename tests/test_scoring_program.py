@@ -15,7 +15,7 @@ import yaml
 from PIL import Image
 
 from autodl_format.files import write_atomic
-from scoring.metrics import alc, nauc
+from autodl_format.metrics import alc, nauc
 from tests import REPO_ROOT
 
 START_TIME = 1700000000.5  # epoch values with exact binary differences, so relative times compare exactly

@@ -9,8 +9,8 @@ import numpy as np
 from autodl_format.errors import DatasetError
 from autodl_format.image_set import ImageSet, scale_to_uint8
 from meta_classifier.known import load_catalogue
-from scripts import REPO_ROOT
-from scripts.make_dataset import DEFAULT_RAW_ROOT, UsageError
+from autodl_format.offline.convert import UsageError, auto_encoding, make_dataset, materialise
+from autodl_format.offline.paths import DEFAULT_RAW_ROOT, REPO_ROOT
 
 TUNING_TEST_FRACTION = 0.3
 DEFAULT_TUNING_ROOT = REPO_ROOT / "data" / "tune"
@@ -23,8 +23,6 @@ class TuningDataError(ValueError):
 def known_dataset_dir(name: str, catalogue: dict | None = None, raw_root: Path = DEFAULT_RAW_ROOT) -> Path:
     """The AutoDL directory of a known dataset (meta-train as train, meta-test as test), as the catalogue says;
     made again from its source, with the catalogue's sizes and seed 0 (build_meta_dataset's), when absent."""
-    from scripts.build_meta_dataset import materialise
-
     catalogue = catalogue or load_catalogue()
     entry = next((d for d in catalogue["datasets"] if d["name"] == name), None)
     if entry is None:
@@ -57,8 +55,6 @@ def ensure_tuning_dataset(name: str, root: Path = DEFAULT_TUNING_ROOT, catalogue
     known dataset as `catalogue` says, the shipped one by default). Images are stored as PNG (lossless: what the
     known dataset decodes to), a video set's frames as JPEG, as the converter's --encoding auto stores videos and
     so as a Model gets them."""
-    from scripts.make_dataset import auto_encoding, make_dataset
-
     target = Path(root) / name
     if target.is_dir():
         return target

@@ -18,9 +18,9 @@ from typing import Any
 
 from hpo.bohb import Objective
 from learner.config import CONFIG_ENV
-from portfolio.space import to_learner_config
-from scripts import REPO_ROOT
-from scripts.run_task import TaskError, run_task
+from portfolio.offline.space import to_learner_config
+from autodl_format.offline.paths import REPO_ROOT
+from scoring.task import TaskError, run_task
 
 LOG_PREFIXES = ("[learner]", "ingestion: prediction", "ingestion: summary", "ingestion: task")
 

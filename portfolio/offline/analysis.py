@@ -1,12 +1,12 @@
 """What the performance matrix says: headline numbers, greedy portfolio reduction, and a heat map with the
 datasets ordered by fingerprint similarity.
 
-    python -m portfolio.analysis                      # prints the tables, writes docs/portfolio/ (md + png)
+    python -m portfolio.offline.analysis                      # prints the tables, writes docs/portfolio/ (md + png)
 
 Headlines, over the datasets of the matrix: the single best config's mean ALC, the average member's mean (the mean
 over tuned configs of their mean), and the best member in hindsight's mean (per dataset the best tuned config).
 Reduction: the best subset of m configs for m = 1..N, grown greedily by the mean over datasets of the best
-member's ALC (the oracle choice within the subset). Cells are means over the seeds run (portfolio.matrix --seed);
+member's ALC (the oracle choice within the subset). Cells are means over the seeds run (portfolio.offline.matrix --seed);
 where a second seed was run, "seed to seed" says how far one run's ALC moves and how much the best member in
 hindsight of one seed loses on the other (the share of the gap to it that is luck, not a better config).
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from learner.config import DEFAULT_CONFIG
 from portfolio.entries import MATRIX_FILE, Matrix, read_cells, read_matrix, seed_files
-from scripts import REPO_ROOT
+from autodl_format.offline.paths import REPO_ROOT
 
 DOCS_DIR = REPO_ROOT / "docs" / "portfolio"
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     matrix = read_matrix(args.matrix)
     configs, datasets, alc = as_array(matrix)
     if len(configs) < 1 or len(datasets) < 1:
-        print(f"error: {args.matrix}: no complete column yet (python -m portfolio.matrix status)")
+        print(f"error: {args.matrix}: no complete column yet (python -m portfolio.offline.matrix status)")
         return 1
     text = report(matrix) + seed_to_seed(args.matrix)
     print(text)

@@ -1,6 +1,5 @@
-"""Video files -> ImageSet of (T, H, W, C) uint8 clips: a class-folder layout (one sub-folder of videos per class)
-and the AutoDL "file format" layout (labels.csv with FileName,Labels, plus label.name), as the contrib formatter
-takes them. Files holding images in that layout are read as images.
+"""Video files -> ImageSet of (T, H, W, C) uint8 clips (the layouts that list them, a class folder of videos or the
+AutoDL file-format layout, are read in autodl_format.offline.sources).
 
 Decoding is PyAV's (FFmpeg inside its wheel: any container and codec FFmpeg reads, e.g. MJPEG .avi and the DivX
 MPEG-4 of mini-kth). A clip keeps at most `max_frames` frames (MAX_FRAMES = 64 by default), sampled evenly over the
@@ -13,7 +12,6 @@ skipped; a class left without any clip, or a set without any, is a DatasetError.
 """
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import Callable
@@ -104,7 +102,7 @@ def _segments(clip: np.ndarray, segments: int) -> list[np.ndarray]:
     return [clip[i * length:(i + 1) * length] for i in range(segments)]
 
 
-def _build(name: str, paths: list[Path], classes: list[int], label_names: list[str], max_frames: int,
+def build_clip_set(name: str, paths: list[Path], classes: list[int], label_names: list[str], max_frames: int,
            segments: int, report: Report, where: Path) -> ImageSet:
     clips: list[np.ndarray] = []
     kept_classes: list[int] = []
@@ -126,66 +124,3 @@ def _build(name: str, paths: list[Path], classes: list[int], label_names: list[s
         raise DatasetError(f"{where}: no decodable video left for class(es) "
                            f"{', '.join(label_names[i] for i in missing)}")
     return ImageSet.from_class_indices(name, _grey_if_all_grey(clips), kept_classes, label_names=label_names)
-
-
-def from_video_folder(root: str | Path, name: str | None = None, max_frames: int = MAX_FRAMES, segments: int = 1,
-                      report: Report = report_to_stderr) -> ImageSet:
-    """One sub-folder of video files per class (sorted names are the classes); files with a video extension
-    (VIDEO_EXTENSIONS) are the examples. `segments` > 1 cuts each video into that many consecutive clips of the
-    same class (each sampled to max_frames): more examples from few long videos, but parts of one video are
-    alike, so a train/test split of them measures little beyond the pipeline."""
-    from autodl_format.sources import safe_name
-
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"{root}: video folder does not exist")
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(class_dirs) < 2:
-        raise DatasetError(f"{root}: expected one sub-folder per class (at least 2), found {len(class_dirs)}")
-    paths: list[Path] = []
-    classes: list[int] = []
-    for index, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
-                       and is_video_file(p))
-        if not files:
-            raise DatasetError(f"{class_dir}: class folder holds no video file ({', '.join(sorted(VIDEO_EXTENSIONS))})")
-        paths += files
-        classes += [index] * len(files)
-    return _build(name or safe_name(root.name), paths, classes, [d.name for d in class_dirs], max_frames, segments,
-                  report, root)
-
-
-def from_file_format(folder: str | Path, name: str | None = None, max_frames: int = MAX_FRAMES, segments: int = 1,
-                     report: Report = report_to_stderr) -> ImageSet:
-    """The AutoDL file-format layout: `labels.csv` (columns FileName, Labels; Labels one class index, or several
-    separated by spaces for multilabel) and `label.name` (class names, one per line, in index order) beside the
-    files. Video files give clips (see from_video_folder for max_frames and segments); otherwise the files are
-    read as images."""
-    from autodl_format.sources import from_labelled_images, safe_name
-
-    folder = Path(folder)
-    labels_csv, names_file = folder / "labels.csv", folder / "label.name"
-    for required in (labels_csv, names_file):
-        if not required.is_file():
-            raise DatasetError(f"{required}: missing (the file-format layout needs labels.csv and label.name)")
-    label_names = names_file.read_text(encoding="utf-8").split()
-    with labels_csv.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"FileName", "Labels"} <= set(rows[0]):
-        raise DatasetError(f"{labels_csv}: expected a header FileName,Labels and at least one row")
-    paths = [folder / row["FileName"] for row in rows]
-    labels = np.zeros((len(rows), len(label_names)), dtype=np.uint8)
-    for line, row in enumerate(rows, start=2):
-        try:
-            indices = [int(value) for value in row["Labels"].split()]
-        except ValueError:
-            raise DatasetError(f"{labels_csv}: line {line}: Labels {row['Labels']!r} is not class indices") from None
-        if not indices or min(indices) < 0 or max(indices) >= len(label_names):
-            raise DatasetError(f"{labels_csv}: line {line}: Labels {row['Labels']!r} outside 0..{len(label_names) - 1}")
-        labels[line - 2, indices] = 1
-    name = name or safe_name(folder.name)
-    if not all(is_video_file(path) for path in paths):
-        return from_labelled_images(name, paths, labels, label_names)
-    if (labels.sum(axis=1) != 1).any():
-        raise DatasetError(f"{labels_csv}: multilabel rows are only supported for images")
-    return _build(name, paths, labels.argmax(axis=1).tolist(), label_names, max_frames, segments, report, folder)

@@ -1,6 +1,6 @@
 """Evaluate the shipped meta-classifiers on meta-test fingerprints (images never used in training).
 
-    python -m meta_classifier.evaluate [--json PATH] [--plot PATH] [--no-loo] [--resume] [--max-seconds S]
+    python -m meta_classifier.offline.evaluate [--json PATH] [--plot PATH] [--no-loo] [--resume] [--max-seconds S]
 
 1. Identification accuracy of precalc / mlp_vote / kmeans_vote against the test batch size 1, 2, 4, ..., 1024:
    per known dataset, batches of b meta-test fingerprints of its original images (--all-variants: also of its
@@ -135,7 +135,7 @@ def plot(results: dict, path: Path, title: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m meta_classifier.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m meta_classifier.offline.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--metadata", type=Path, default=DEFAULT_METADATA_DIR)
     parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from scripts import REPO_ROOT
+from autodl_format.offline.paths import REPO_ROOT
 
 
 

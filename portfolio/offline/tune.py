@@ -1,15 +1,15 @@
 """Tune the portfolio: BOHB per known dataset on its tuning split, with a name server and N worker processes, and
 write the winner as portfolio/<dataset>.json. Resumable: the same command again continues where it stopped.
 
-    python -m portfolio.tune run --datasets coil20 orl_faces --workers 2 --min_budget 20 --max_budget 60 --eta 3 \\
+    python -m portfolio.offline.tune run --datasets coil20 orl_faces --workers 2 --min_budget 20 --max_budget 60 --eta 3 \\
         --n_iterations 2
-    python -m portfolio.tune status
-    python -m portfolio.tune prepare --datasets coil20     # the tuning split alone, for workers started by hand
+    python -m portfolio.offline.tune status
+    python -m portfolio.offline.tune prepare --datasets coil20     # the tuning split alone, for workers started by hand
 
 `run` starts everything on this machine (name server on 127.0.0.1, workers as separate processes that find it by
 host and port, the master here). On a cluster, start the same parts by hand with hpo.nameserver, hpo.worker
-(`--objective portfolio.objective:make_objective --option dataset_dir=... --option work_dir=...`) and hpo.master
-(`--space portfolio.space:learner_space --log_dir portfolio/searches/NAME`), then `write` the entries
+(`--objective portfolio.offline.objective:make_objective --option dataset_dir=... --option work_dir=...`) and hpo.master
+(`--space portfolio.offline.space:learner_space --log_dir portfolio/searches/NAME`), then `write` the entries
 (README, "Tuning the portfolio").
 """
 from __future__ import annotations
@@ -30,9 +30,9 @@ from hpo.logs import (Evaluation, SearchLogError, Settings, completed_iterations
                       planned_iterations, settings_of)
 from learner.config import PORTFOLIO_DIR, TUNING_RECORD
 from meta_classifier.known import load_catalogue
-from portfolio.space import learner_space, to_learner_config
-from portfolio.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
-from scripts import REPO_ROOT
+from portfolio.offline.space import learner_space, to_learner_config
+from portfolio.offline.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
+from autodl_format.offline.paths import REPO_ROOT
 
 SEARCHES_DIR = PORTFOLIO_DIR / "searches"
 DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "tune"
@@ -40,7 +40,7 @@ DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "tune"
 
 def _spawn_worker(run_id: str, host: str, port: int, dataset_dir: Path, work_dir: Path, log_file: Path):
     command = [sys.executable, "-m", "hpo.worker", "--run_id", run_id, "--nameserver", host, "--port", str(port),
-               "--objective", "portfolio.objective:make_objective", "--option", f"dataset_dir={dataset_dir}",
+               "--objective", "portfolio.offline.objective:make_objective", "--option", f"dataset_dir={dataset_dir}",
                "--option", f"work_dir={work_dir}", "--option", "threads=1"]
     return subprocess.Popen(command, cwd=REPO_ROOT, stdout=open(log_file, "a"), stderr=subprocess.STDOUT)
 
@@ -157,7 +157,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = "python -m portfolio.tune " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m portfolio.offline.tune " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "status":
             print(status(args.searches))

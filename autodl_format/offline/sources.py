@@ -5,6 +5,7 @@ Pixel values always end up as uint8: float data in [0, 1] or [-1, 1] and binary 
 """
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import re
@@ -18,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from autodl_format.errors import DatasetError, first_line
 from autodl_format.image_set import ImageSet, scale_to_uint8
+from autodl_format.offline.video import (MAX_FRAMES, VIDEO_EXTENSIONS, Report, build_clip_set, is_video_file,
+                                        report_to_stderr)
 
 DIGIT_NAMES = [str(d) for d in range(10)]
 
@@ -255,20 +258,14 @@ def from_labelled_images(name: str, paths: Sequence[Path], labels: np.ndarray,
 
 
 def _mini_cifar(folder: Path, name: str) -> ImageSet:
-    from autodl_format.video import from_file_format
-
     return from_file_format(folder / "file_format" / "mini-cifar", name)
 
 
 def _mini_kth(folder: Path, name: str, max_frames: int, segments: int) -> ImageSet:
-    from autodl_format.video import from_file_format
-
     return from_file_format(folder / "file_format" / "mini-kth", name, max_frames, segments)
 
 
 def _video_folder(folder: Path, name: str, max_frames: int, segments: int) -> ImageSet:
-    from autodl_format.video import from_video_folder
-
     return from_video_folder(folder, name, max_frames, segments)
 
 
@@ -308,7 +305,7 @@ CLASS_FOLDER_DATASETS = ("cifar10_jpg_2k", "intel_scenes_6cls", "hurricane_damag
                          "bccd_wbc", "gtsrb_32px_43cls", "openmoji_9cat_72px", "quickdraw_6cls_28px",
                          "fruit_contours_10cls")
 _RAW_LOADERS.update({name: (name, from_image_folder) for name in CLASS_FOLDER_DATASETS})
-# Videos (autodl_format.video), loaded with a frame cap and a segment count: mini-kth's six DivX (MPEG-4 part 2)
+# Videos (autodl_format.offline.video), loaded with a frame cap and a segment count: mini-kth's six DivX (MPEG-4 part 2)
 # clips, and the GTSRB sign tracks as MJPEG clips.
 _VIDEO_LOADERS: dict[str, tuple[str, Callable[[Path, str, int, int], ImageSet]]] = {
     "mini_kth": ("autodl_contrib_examples", _mini_kth),
@@ -320,11 +317,9 @@ RAW_DATASETS = tuple(_RAW_LOADERS) + tuple(_VIDEO_LOADERS)
 
 def from_shared_raw(name: str, raw_root: str | Path, max_frames: int | None = None, segments: int = 1) -> ImageSet:
     """Load one dataset of the shared raw folder (names in RAW_DATASETS) following its README recipe. Videos keep
-    at most `max_frames` frames per clip (default autodl_format.video.MAX_FRAMES), each video cut into `segments`
+    at most `max_frames` frames per clip (default autodl_format.offline.video.MAX_FRAMES), each video cut into `segments`
     clips."""
     if name in _VIDEO_LOADERS:
-        from autodl_format.video import MAX_FRAMES
-
         folder_name, video_loader = _VIDEO_LOADERS[name]
         loader = lambda folder, name: video_loader(folder, name, max_frames or MAX_FRAMES, segments)  # noqa: E731
     elif name in _RAW_LOADERS:
@@ -401,3 +396,62 @@ def sklearn_digits() -> ImageSet:
     images = to_uint8(digits.images, (0.0, 16.0))
     return ImageSet.from_class_indices("digits", list(images[..., np.newaxis]), digits.target,
                                        label_names=DIGIT_NAMES)
+
+
+def from_video_folder(root: str | Path, name: str | None = None, max_frames: int = MAX_FRAMES, segments: int = 1,
+                      report: Report = report_to_stderr) -> ImageSet:
+    """One sub-folder of video files per class (sorted names are the classes); files with a video extension
+    (VIDEO_EXTENSIONS) are the examples. `segments` > 1 cuts each video into that many consecutive clips of the
+    same class (each sampled to max_frames): more examples from few long videos, but parts of one video are
+    alike, so a train/test split of them measures little beyond the pipeline."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: video folder does not exist")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(class_dirs) < 2:
+        raise DatasetError(f"{root}: expected one sub-folder per class (at least 2), found {len(class_dirs)}")
+    paths: list[Path] = []
+    classes: list[int] = []
+    for index, class_dir in enumerate(class_dirs):
+        files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+                       and is_video_file(p))
+        if not files:
+            raise DatasetError(f"{class_dir}: class folder holds no video file ({', '.join(sorted(VIDEO_EXTENSIONS))})")
+        paths += files
+        classes += [index] * len(files)
+    return build_clip_set(name or safe_name(root.name), paths, classes, [d.name for d in class_dirs], max_frames, segments,
+                  report, root)
+
+
+def from_file_format(folder: str | Path, name: str | None = None, max_frames: int = MAX_FRAMES, segments: int = 1,
+                     report: Report = report_to_stderr) -> ImageSet:
+    """The AutoDL file-format layout: `labels.csv` (columns FileName, Labels; Labels one class index, or several
+    separated by spaces for multilabel) and `label.name` (class names, one per line, in index order) beside the
+    files. Video files give clips (see from_video_folder for max_frames and segments); otherwise the files are
+    read as images."""
+    folder = Path(folder)
+    labels_csv, names_file = folder / "labels.csv", folder / "label.name"
+    for required in (labels_csv, names_file):
+        if not required.is_file():
+            raise DatasetError(f"{required}: missing (the file-format layout needs labels.csv and label.name)")
+    label_names = names_file.read_text(encoding="utf-8").split()
+    with labels_csv.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"FileName", "Labels"} <= set(rows[0]):
+        raise DatasetError(f"{labels_csv}: expected a header FileName,Labels and at least one row")
+    paths = [folder / row["FileName"] for row in rows]
+    labels = np.zeros((len(rows), len(label_names)), dtype=np.uint8)
+    for line, row in enumerate(rows, start=2):
+        try:
+            indices = [int(value) for value in row["Labels"].split()]
+        except ValueError:
+            raise DatasetError(f"{labels_csv}: line {line}: Labels {row['Labels']!r} is not class indices") from None
+        if not indices or min(indices) < 0 or max(indices) >= len(label_names):
+            raise DatasetError(f"{labels_csv}: line {line}: Labels {row['Labels']!r} outside 0..{len(label_names) - 1}")
+        labels[line - 2, indices] = 1
+    name = name or safe_name(folder.name)
+    if not all(is_video_file(path) for path in paths):
+        return from_labelled_images(name, paths, labels, label_names)
+    if (labels.sum(axis=1) != 1).any():
+        raise DatasetError(f"{labels_csv}: multilabel rows are only supported for images")
+    return build_clip_set(name, paths, labels.argmax(axis=1).tolist(), label_names, max_frames, segments, report, folder)

@@ -1,8 +1,8 @@
 """Leave-one-dataset-out (LODO) proof of the config choice, read from the performance matrix.
 
-    python -m portfolio.lodo                             # table + calibration -> docs/benchmark_meta/
-    python -m portfolio.lodo --runs B/results.csv        # with the outside baselines and real meta_RULE runs
-    python -m portfolio.lodo --write-choice              # also portfolio/choice.json: the winning rule, calibrated
+    python -m portfolio.offline.lodo                             # table + calibration -> docs/benchmark_meta/
+    python -m portfolio.offline.lodo --runs B/results.csv        # with the outside baselines and real meta_RULE runs
+    python -m portfolio.offline.lodo --write-choice              # also portfolio/choice.json: the winning rule, calibrated
 
 For every known dataset d with a complete matrix column: a precalc meta-classifier with the shipped config is
 trained on the other datasets' meta-train fingerprints (saved under runs/lodo/<d>/, reused when there) and shown
@@ -35,10 +35,10 @@ import numpy as np
 
 from autodl_format.files import write_atomic
 from learner.config import DEFAULT_CONFIG
-from portfolio.analysis import as_array
+from portfolio.offline.analysis import as_array
 from portfolio.choice import CHOICE_FILE, RULES, Chooser, ChoiceSettings, load_settings
 from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, read_matrix, seed_files
-from scripts import REPO_ROOT
+from autodl_format.offline.paths import REPO_ROOT
 
 LODO_DIR = REPO_ROOT / "runs" / "lodo"            # per left-out dataset: its classifier and probabilities
 DOCS_DIR = REPO_ROOT / "docs" / "benchmark_meta"
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     matrix, configs = read_matrix(args.matrix), sorted(portfolio_configs())
     datasets = complete_datasets(matrix, configs)
     if not datasets:
-        print(f"error: {args.matrix}: no dataset has a cell for every portfolio config (python -m portfolio.matrix "
+        print(f"error: {args.matrix}: no dataset has a cell for every portfolio config (python -m portfolio.offline.matrix "
               "status)", file=sys.stderr)
         return 1
     probabilities = lodo_probabilities(datasets, args.lodo_dir)
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_choice:
         write_atomic(CHOICE_FILE, json.dumps({
             "rule": default, "top_k": 3, "temperature": calibration.temperature, "threshold": calibration.threshold,
-            "fitted_with": f"python -m portfolio.lodo --write-choice: {len(datasets)} datasets, matrix T = {budget}, "
+            "fitted_with": f"python -m portfolio.offline.lodo --write-choice: {len(datasets)} datasets, matrix T = {budget}, "
                            f"cells the mean over {seed_range(seeds)} seeds"},
             indent=1) + "\n")
         print(f"wrote {CHOICE_FILE}")

@@ -1,9 +1,9 @@
 """How well the cheap objective ranks configs: for every logged BOHB evaluation at one budget T, the ALC that
-portfolio.estimate gives from the run's validation curve and the lookup table, against the ALC measured with the
+portfolio.offline.estimate gives from the run's validation curve and the lookup table, against the ALC measured with the
 test labels; Spearman rank correlation over all of them and per dataset.
 
-    python -m portfolio.estimate_report --searches portfolio/searches --budget 60
-    python -m portfolio.estimate_report --searches portfolio/searches --budget 60 --from_budget 180
+    python -m portfolio.offline.estimate_report --searches portfolio/searches --budget 60
+    python -m portfolio.offline.estimate_report --searches portfolio/searches --budget 60 --from_budget 180
 
 `--from_budget B` estimates the ALC at T from the same config's run at budget B (successive halving promotes
 configs, so the larger budget holds some of the same configs): the cheap variant's use, one long run per config
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hpo.logs import Evaluation, load_evaluations, part_dirs
-from portfolio.estimate import LogError, estimate_alc, parse_log
-from portfolio.lookup import LookupTable, MissingTimings
+from portfolio.offline.estimate import LogError, estimate_alc, parse_log
+from portfolio.offline.lookup import LookupTable, MissingTimings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autodl_format.offline.paths import REPO_ROOT
 DEFAULT_TABLE = REPO_ROOT / "portfolio" / "lookup_table_cpu.csv"
 DOCS_DIR = REPO_ROOT / "docs"
 MIN_CONFIGS = 30  # what the issue asks the rank correlation to cover
@@ -108,7 +108,7 @@ def render(rows: list[Row], skipped: list[str], table: LookupTable, table_path: 
     source = f"the same config's run at T = {from_budget:g} s" if from_budget else "the run itself"
     lines = [f"# Cheap BOHB objective: estimated vs measured ALC at T = {budget:g} s", "",
              f"`{command}`", "",
-             f"Estimate (portfolio.estimate) from {source}: its validation NAUC curve, with the step and inference "
+             f"Estimate (portfolio.offline.estimate) from {source}: its validation NAUC curve, with the step and inference "
              f"times of `{_shown(table_path)}` (machine: {table.machine.get('machine', '?')}, measured "
              f"{table.machine.get('measured', '?')}). *Validation only*: the same curve at the run's own measured "
              "times. Measured: the ALC on the test labels (the BOHB objective).", ""]
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = LookupTable.load(args.table)
     rows, skipped = collect(args.searches, table, args.budget, args.from_budget)
-    command = "python -m portfolio.estimate_report " + " ".join(
+    command = "python -m portfolio.offline.estimate_report " + " ".join(
         [f"--searches {' '.join(str(_shown(p)) for p in args.searches)}", f"--budget {args.budget:g}"]
         + ([f"--from_budget {args.from_budget:g}"] if args.from_budget else [])
         + ([f"--table {_shown(args.table)}"] if args.table.resolve() != DEFAULT_TABLE else []))

@@ -1,8 +1,8 @@
 """The cheap variant of the BOHB objective: the ALC a logged run would have at a budget T, from its learning curve
 (validation NAUC against training steps) and a lookup table of measured step and inference times
-(portfolio.lookup), without looking at the test labels.
+(portfolio.offline.lookup), without looking at the test labels.
 
-The curve comes from the learner's own log lines (the `log` of an evaluation's info, portfolio.objective): which
+The curve comes from the learner's own log lines (the `log` of an evaluation's info, portfolio.offline.objective): which
 predictions were made, when, with what (pixel head, features head, network at some side), and the validation NAUC
 each was chosen on. That NAUC stands in for its test NAUC.
 
@@ -32,8 +32,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from portfolio.lookup import LookupTable
-from scoring.metrics import alc
+from portfolio.offline.lookup import LookupTable
+from autodl_format.metrics import alc
 
 CONFIG = re.compile(r"\[learner\] config (\{.*\}) \| backbone (\S+) on .* -> (\d+) frame\(s\) .*trained from (\d+) px"
                     r".* \| test size (\S+)$")

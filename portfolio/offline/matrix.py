@@ -1,9 +1,9 @@
 """The performance matrix: every portfolio config run on every known dataset's tuning split at one budget and one
 learner seed (the `seed` knob: validation split, random weights, batch draws), at one or more seeds.
 
-    python -m portfolio.matrix run --budget 60 --workers 2          # fills portfolio/performance_matrix.csv
-    python -m portfolio.matrix run --budget 60 --seed 1             # another seed: performance_matrix.seed1.csv
-    python -m portfolio.matrix status
+    python -m portfolio.offline.matrix run --budget 60 --workers 2          # fills portfolio/performance_matrix.csv
+    python -m portfolio.offline.matrix run --budget 60 --seed 1             # another seed: performance_matrix.seed1.csv
+    python -m portfolio.offline.matrix status
 
 Rows are configs named by the dataset they were tuned on (plus `generalist`), columns are datasets, cells are ALCs.
 Each seed has its own file; readers (portfolio.entries.read_matrix) take every cell's mean over the seeds run.
@@ -24,9 +24,9 @@ from pathlib import Path
 from autodl_format.files import atomic_path
 from learner.config import PORTFOLIO_DIR
 from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, seed_file, seed_files
-from portfolio.objective import evaluate_config
-from portfolio.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
-from scripts import REPO_ROOT
+from portfolio.offline.objective import evaluate_config
+from portfolio.offline.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
+from autodl_format.offline.paths import REPO_ROOT
 
 def write_matrix(matrix: Matrix, path: Path = MATRIX_FILE) -> None:
     datasets = sorted({dataset for row in matrix.values() for dataset in row})
@@ -50,7 +50,7 @@ def check_budget(path: Path, budget: float) -> None:
                              "or another --matrix file")
     else:
         sidecar.write_text(json.dumps({"budget_s": budget, "threads_per_cell": 1,
-                                       "command": "python -m portfolio.matrix run --budget " + f"{budget:g}"}) + "\n")
+                                       "command": "python -m portfolio.offline.matrix run --budget " + f"{budget:g}"}) + "\n")
 
 
 def missing_cells(matrix: Matrix, configs: list[str], datasets: list[str]) -> list[tuple[str, str]]:

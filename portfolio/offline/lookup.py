@@ -1,8 +1,8 @@
-"""The lookup table of the cheap BOHB objective (portfolio.estimate): measured seconds per training step, per
+"""The lookup table of the cheap BOHB objective (portfolio.offline.estimate): measured seconds per training step, per
 (backbone, side, batch size), and seconds per inferred image, per (backbone, side), on one machine.
 
-    python -m portfolio.lookup --out portfolio/lookup_table_cpu.csv
-    python -m portfolio.lookup --out portfolio/lookup_table_gpu.csv --sides 32 64 128 224 --threads 4  # on a GPU
+    python -m portfolio.offline.lookup --out portfolio/lookup_table_cpu.csv
+    python -m portfolio.offline.lookup --out portfolio/lookup_table_gpu.csv --sides 32 64 128 224 --threads 4  # on a GPU
 
 Measured with the learner's own pieces, as a BOHB worker runs them (one torch thread): Classifier + NetRunner
 (warmed up, channels_last) + StepTrainer with the default config at that batch size (Adam, 30 % frozen,
@@ -80,7 +80,7 @@ class LookupTable:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="") as out:
-            out.write("# portfolio.lookup: seconds per training step and per inferred image\n")
+            out.write("# portfolio.offline.lookup: seconds per training step and per inferred image\n")
             for key, value in self.machine.items():
                 out.write(f"# {key}: {value}\n")
             writer = csv.writer(out)
@@ -103,7 +103,7 @@ class LookupTable:
         for line in Path(path).read_text().splitlines():
             if line.startswith("#"):
                 key, sep, value = line[1:].partition(":")
-                if sep and not key.strip().startswith("portfolio.lookup"):
+                if sep and not key.strip().startswith("portfolio.offline.lookup"):
                     machine[key.strip()] = value.strip()
             elif line.strip():
                 rows.append(line)
@@ -178,7 +178,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
     from learner.runner import NetRunner
     from learner.training import StepTrainer
 
-    log = logging.getLogger("portfolio.lookup")
+    log = logging.getLogger("portfolio.offline.lookup")
     log.addHandler(logging.NullHandler())
     log.propagate = False  # the trainer's per-call "trained 1 steps" lines are noise here
     rng = np.random.default_rng(0)
@@ -211,7 +211,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "lookup_table_cpu.csv")
+    parser.add_argument("--out", type=Path, default=PORTFOLIO_DIR / "lookup_table_cpu.csv")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: as a BOHB worker on the CPU)")
     parser.add_argument("--backbones", nargs="+", default=None, help="default: the PyPI EfficientNet-Lites")
     parser.add_argument("--sides", nargs="+", type=int, default=list(SIDES))
