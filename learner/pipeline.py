@@ -1,19 +1,23 @@
 """The learner behind model.py, as a pipeline of stages; each train call runs the next stage that has work:
 
-1. first read   (learner.feed)      the first train examples, at a small side, time-boxed
-2. pixel head   (learner.heads)     a ridge on 16x16 raw pixels: the first prediction, about a second in
-3. feature head (learner.heads)     a ridge on frozen backbone features, predicted when validation prefers it
-4. fine-tuning  (learner.schedule)  the network, starting from the feature head; learner.schedule decides when
-                                    to evaluate, predict, resize, cut the learning rate and stop
+1. first read    (learner.feed)      the first train examples, at a small side, time-boxed
+2. pixel head    (learner.heads)     a ridge on raw pixels at the config's pixel_side: the first prediction,
+                                     about a second in
+3. feature head  (learner.heads)     a ridge on frozen backbone features, predicted when validation prefers it
+4. config choice (learner.choice)    once, when the Learner was given a ConfigChoice (the meta-learned Model):
+                                     a random train batch decides the config to go on with; when it is another,
+                                     the stages restart with it (1-3, then 5) and keep the predictions made so far
+5. fine-tuning   (learner.schedule)  the network, starting from the feature head; learner.schedule decides when
+                                     to evaluate, predict, resize, cut the learning rate and stop
 Test calls (learner.predictor) predict with whatever the best-so-far record (learner.best) has queued.
 
 The constructor (not charged to the budget) builds the pretrained backbone and warms it up. Every stage first
 compares the time left with its cost estimated from measured rates (learner.run) and shrinks or skips itself
 when that does not fit, so that no call runs past the budget.
 
-A learner may also take over from another mid-run (model.py, after the config choice): it shares the other's
-clock, keeps its last prediction as its own, with that prediction's validation result as the bar its own heads
-and network must beat to be predicted (its pixel head too: predicted only when better than what stands).
+After a switch (stage 4) the new config's stages share the clock, keep the last prediction as their own, with that
+prediction's validation result as the bar their heads and network must beat to be predicted (the pixel head too:
+predicted only when better than what stands).
 """
 from __future__ import annotations
 
@@ -25,8 +29,10 @@ import time
 import numpy as np
 import torch
 
+from autodl_format.errors import first_line
 from learner.backbones import PYPI_BACKBONES, Backbone, build_first_available
 from learner.best import BestSoFar, Source
+from learner.choice import MIN_SECONDS_LEFT, ConfigChoice
 from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import is_multilabel
@@ -66,17 +72,25 @@ def test_sample_count(metadata) -> int | None:
 class Learner:
     """train(dataset, remaining_time_budget) / test(...) / done_training, as the AutoDL Model API calls them."""
 
-    def __init__(self, metadata, config: LearnerConfig, takeover: Learner | None = None,
+    def __init__(self, metadata, config: LearnerConfig, config_choice: ConfigChoice | None = None,
                  backbone: Backbone | None = None) -> None:
-        """takeover: the learner this one replaces mid-run; backbone: a pretrained one built beforehand (it must
-        be config.backbone and untouched), else it is built here."""
-        self.run = _build_run(metadata, config, takeover.run.clock if takeover else None, backbone)
-        self.heads = RidgeHeads(self.run)
-        self.predictor = Predictor(self.run, self.heads)
-        self.fine_tuning = FineTuning(self.run, self.heads, self.predictor.use_flip)
-        self.first_read_done = self.features_tried = self.stopped = False
-        if takeover is not None:
-            self.predictor.take_over(takeover.predictor)
+        """config_choice: asked once after the heads which config to go on with (stage 4), None for no choice;
+        backbone: a pretrained one built beforehand (it must be config.backbone and untouched), else built here."""
+        self.metadata = metadata
+        self.config_choice = config_choice
+        self.switch_seconds: float | None = None  # how long the switch of stage 4 took, when there was one
+        self.stopped = False
+        self._start(_build_run(metadata, config, backbone=backbone))
+
+    def _start(self, run: Run, standing: Predictor | None = None) -> None:
+        """The stages of `run`, from the first read on; `standing`: the predictor whose predictions they keep."""
+        heads = RidgeHeads(run)
+        predictor = Predictor(run, heads)
+        if standing is not None:
+            predictor.take_over(standing)
+        self.run, self.heads, self.predictor = run, heads, predictor
+        self.fine_tuning = FineTuning(run, heads, predictor.use_flip)
+        self.first_read_done = self.features_tried = False
 
     @property
     def done_training(self) -> bool:
@@ -89,12 +103,14 @@ class Learner:
     def stop_training(self) -> None:
         self.stopped = True
 
-    def train(self, dataset, remaining_time_budget: float | None = None, heads_only: bool = False) -> None:
-        """heads_only: stop before fine-tuning (model.py, while a config choice is to come after the heads)."""
-        run = self.run
-        run.clock.update(remaining_time_budget)
+    def train(self, dataset, remaining_time_budget: float | None = None) -> None:
+        self.run.clock.update(remaining_time_budget)
         if self.done_training:
             return
+        self._next_stage(dataset)
+
+    def _next_stage(self, dataset) -> None:
+        run = self.run
         run.feed.given_train = dataset
         early = run.cfg.early_predictions
         if not self.first_read_done:
@@ -105,9 +121,41 @@ class Learner:
                     return
         if not self.features_tried:
             self._feature_head()
-            if (early and run.best.pending is not None) or heads_only:
-                return
+            if (early and run.best.pending is not None) or self.config_choice is not None:
+                return  # the choice, when there is one, comes in the next call: the features head is out first
+        if self.config_choice is not None and self.choose_config():
+            self._next_stage(dataset)  # the chosen config's first read and pixel head, in this same call
+            return
         self.fine_tuning.train_call()
+
+    def choose_config(self) -> bool:
+        """Stage 4, once: ask the config choice which config to go on with, and switch to it when it is another
+        and the time left can pay for it. True when the learner switched."""
+        choice, self.config_choice = self.config_choice, None
+        clock = self.run.clock
+        if clock.left() < MIN_SECONDS_LEFT + clock.safety_margin():
+            self.run.log.info("config choice skipped: %.1fs left, a switch needs %.0fs", clock.left(),
+                              MIN_SECONDS_LEFT)
+            return False
+        try:
+            name, config = choice.choose(self.run.feed.random_train_sample, self.run.frames)
+            if config == self.run.cfg:
+                return False
+            start = time.monotonic()
+            self.switch_to(config, choice.prepared_backbone(config.backbone))
+        except Exception as error:  # noqa: BLE001 - the current config goes on; its predictions are intact
+            self.run.log.info("config choice failed (%s: %s): keeping %s", type(error).__name__, first_line(error),
+                              self.run.cfg.to_dict() or "the generalist")
+            return False
+        self.switch_seconds = time.monotonic() - start
+        self.run.log.info("switched to config %s in %.2fs (%.1fs elapsed)", name, self.switch_seconds,
+                          self.run.clock.elapsed())
+        return True
+
+    def switch_to(self, config: LearnerConfig, backbone: Backbone | None = None) -> None:
+        """Restart the stages with `config` on the same clock, keeping the predictions made so far (the last one
+        stays the answer, and its validation result is the bar). Nothing changes when building the new run fails."""
+        self._start(_build_run(self.metadata, config, self.run.clock, backbone), standing=self.predictor)
 
     def test(self, dataset, remaining_time_budget: float | None = None) -> np.ndarray:
         self.run.clock.update(remaining_time_budget)

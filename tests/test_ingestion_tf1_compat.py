@@ -8,15 +8,14 @@ import numpy as np
 import yaml
 
 from autodl_format.metrics import nauc
+from tests import REPO_ROOT
 from tests.ingestion_models import TF1_MODEL
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _ingest(miniciao_dir: Path, code_dir: Path, out: Path, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ingestion", "--dataset_dir", str(miniciao_dir), "--code_dir",
                            str(code_dir), "--output_dir", str(out), "--time_budget", "60", *flags],
-                          cwd=REPO, capture_output=True, text=True, timeout=600)
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
 
 
 def _tf1_submission(tmp_path: Path) -> Path:
@@ -48,7 +47,7 @@ def test_tf1_submission_without_the_flag_fails_with_one_line_naming_it(miniciao_
 def test_our_model_runs_under_tf1_compat(miniciao_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "ingestion", "--dataset_dir", str(miniciao_dir), "--code_dir",
-                             str(REPO), "--output_dir", str(out), "--time_budget", "8", "--tf1_compat"],
-                            cwd=REPO, capture_output=True, text=True, timeout=600)
+                             str(REPO_ROOT), "--output_dir", str(out), "--time_budget", "8", "--tf1_compat"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list(out.glob("miniciao.predict_*"))) >= 2

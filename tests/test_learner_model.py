@@ -178,8 +178,8 @@ def test_odd_data_gets_learned_predictions_within_the_budget(kind, data_root):
     assert model.learner.run.multilabel == (kind == "multilabel")
 
 
-def test_a_learner_that_takes_over_predicts_only_what_beats_the_standing_prediction(digits_task, data_root):
-    """After the config choice the new learner's heads compete with the prediction that stands: a better pixel
+def test_after_a_switch_the_new_config_predicts_only_what_beats_the_standing_prediction(digits_task, data_root):
+    """After a switch of config (stage 4) the new config's heads compete with the prediction that stands: a better pixel
     head is predicted at once (it is not held back as an unpredicted baseline), an equal one is not."""
     from learner.best import Source
     from learner.config import load_config
@@ -187,20 +187,22 @@ def test_a_learner_that_takes_over_predicts_only_what_beats_the_standing_predict
 
     metadata = digits_task.train.get_metadata()
     train, test = digits_task.train.get_dataset, digits_task.test.get_dataset
-    coarse = Learner(metadata, load_config(small_config(data_root, "coarse", pixel_side=2)))
-    coarse.train(train(), remaining_time_budget=300)
-    standing = coarse.test(test(), remaining_time_budget=290)
-    assert coarse.predictor.count_ == 1
+    learner = Learner(metadata, load_config(small_config(data_root, "coarse", pixel_side=2)))
+    learner.train(train(), remaining_time_budget=300)
+    standing = learner.test(test(), remaining_time_budget=290)
+    assert learner.predictor.count_ == 1
 
-    finer = Learner(metadata, load_config(small_config(data_root, "finer", pixel_side=16)), takeover=coarse)
-    assert finer.run.best.result == coarse.run.best.result  # the standing prediction's validation is the bar
-    finer.train(train(), remaining_time_budget=280)
-    assert finer.run.best.pending is Source.PIXELS  # 16 px beats 2 px on digits: predicted right away
-    assert finer.run.best.result.score > coarse.run.best.result.score
-    prediction = finer.test(test(), remaining_time_budget=270)
-    assert finer.predictor.count_ == 2 and not np.array_equal(prediction, standing)
+    coarse_best = learner.run.best
+    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16)))
+    assert learner.run.best.result == coarse_best.result  # the standing prediction's validation is the bar
+    learner.train(train(), remaining_time_budget=280)
+    assert learner.run.best.pending is Source.PIXELS  # 16 px beats 2 px on digits: predicted right away
+    assert learner.run.best.result.score > coarse_best.result.score
+    prediction = learner.test(test(), remaining_time_budget=270)
+    assert learner.predictor.count_ == 2 and not np.array_equal(prediction, standing)
 
-    same = Learner(metadata, load_config(small_config(data_root, "finer", pixel_side=16)), takeover=finer)
-    same.train(train(), remaining_time_budget=260)
-    assert same.run.best.heads[Source.PIXELS] == finer.run.best.heads[Source.PIXELS]  # the same head again
-    assert same.run.best.pending is not Source.PIXELS  # a tie is not predicted twice
+    finer_pixels = learner.run.best.heads[Source.PIXELS]
+    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16)))
+    learner.train(train(), remaining_time_budget=260)
+    assert learner.run.best.heads[Source.PIXELS] == finer_pixels  # the same head again
+    assert learner.run.best.pending is not Source.PIXELS  # a tie is not predicted twice
