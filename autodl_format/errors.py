@@ -1,8 +1,14 @@
-"""The one exception type for bad datasets, so callers can print a one-line message instead of a traceback, and
-the one way this project shortens any exception to that line."""
+"""The base of this project's bad-input errors, the one exception type for bad datasets, and the one way this
+project shortens any exception to the line a user sees (command-line tools end on these through autodl_format.cli
+with one `error:` line instead of a traceback)."""
 
 
-class DatasetError(Exception):
+class BadInput(Exception):
+    """What a user gave cannot be used: an argument, a file, a dataset, a configuration or a folder of earlier
+    results. The message's first line names the input and the problem."""
+
+
+class DatasetError(BadInput):
     """A dataset file or directory is missing or malformed. The message names the file and the problem."""
 
 

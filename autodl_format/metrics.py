@@ -19,8 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from autodl_format.errors import BadInput
 
-class ScoringError(Exception):
+
+class ScoringError(BadInput):
     """A solution, prediction or learning curve cannot be scored. The message names the file when known."""
 
 

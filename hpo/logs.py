@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autodl_format.errors import BadInput
 from hpo.transport import to_plain
 
 PART_FILE = "part.json"
 
 
-class SearchLogError(ValueError):
+class SearchLogError(BadInput, ValueError):
     """A search folder cannot be resumed as asked (other settings, unreadable logs); one line naming the file."""
 
 

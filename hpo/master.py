@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
 from hpo.bohb import named_object, run_master
 from hpo.logs import SearchLogError, Settings
 from hpo.transport import LOOPBACK
@@ -21,6 +22,7 @@ def load_space(spec: str):
     return named_object(spec, "--space")()
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_id", required=True)
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                                  Settings(args.min_budget, args.max_budget, args.eta), args.n_iterations,
                                  host=args.host, min_n_workers=args.min_workers, seed=args.seed)
     except (ValueError, SearchLogError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     print(f"{len(evaluations)} evaluations logged in {args.log_dir}")
     return 0

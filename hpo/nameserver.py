@@ -9,10 +9,12 @@ import signal
 import sys
 import threading
 
+from autodl_format.cli import command
 from hpo.bohb import start_nameserver
 from hpo.transport import LOOPBACK
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_id", required=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from autodl_format.cli import command, print_error
 from hpo.bohb import Objective, named_object, serve
 from hpo.transport import LOOPBACK
 
@@ -26,6 +27,7 @@ def load_objective(spec: str, options: list[str]) -> Objective:
     return factory(**{key: value for key, _, value in pairs})
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_id", required=True)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         objective = load_objective(args.objective, args.option)
         serve(objective, args.run_id, args.nameserver, args.port, args.host)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     return 0
 

@@ -25,10 +25,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from autodl_format.errors import BadInput
+
 Config = TypeVar("Config")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """A configuration value or file is invalid. One-line message naming the field (and the file, if any)."""
 
 

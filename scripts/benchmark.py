@@ -32,6 +32,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
+from autodl_format.errors import first_line
 from learner.config import CONFIG_SUFFIXES, ConfigError, config_path, load_config
 from portfolio.choice import CHOICE_FILE_ENV, RULES
 from autodl_format.offline.paths import REPO_ROOT
@@ -167,6 +169,7 @@ def plot_curves(rows: list[Row], out: Path, budget: float) -> None:
     plt.close(figure)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", type=Path, required=True, help="AutoDL dataset directories")
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
-        print(f"benchmark: dataset directory not found: {', '.join(missing)}", file=sys.stderr)
+        print_error(f"dataset directory not found: {', '.join(missing)}")
         return 2
     try:
         for variant in args.variants:  # a bad config name must fail now, not after hours of other runs
@@ -193,12 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             elif variant not in (*BASELINES, "generalist_late"):
                 load_config(variant)
     except ConfigError as error:
-        print(f"benchmark: variant: {error}", file=sys.stderr)
+        print_error(f"variant: {first_line(error)}")
         return 2
     unseeded = [v for v in args.variants if not v.startswith(META_PREFIX)]
     if args.seed is not None and (unseeded or args.seed < 0):
-        print(f"benchmark: --seed {args.seed}: only for meta:RULE variants, and not negative"
-              f"{' (not ' + ', '.join(unseeded) + ')' if unseeded else ''}", file=sys.stderr)
+        print_error(f"--seed {args.seed}: only for meta:RULE variants, and not negative"
+                    f"{' (not ' + ', '.join(unseeded) + ')' if unseeded else ''}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     rows, new_runs = [], 0

@@ -38,6 +38,7 @@ from typing import Iterator
 import numpy as np
 import yaml
 
+from autodl_format.cli import command, print_error
 from autodl_format.offline.paths import REPO_ROOT
 FIRST_PREDICTION_BUDGET = 1200.0
 KILL_AFTER_S = 120.0  # past T, a run is killed as hung (it then shows as a huge overrun, not as a pass)
@@ -201,6 +202,7 @@ def plot_budget(rows: list[dict], out: Path) -> None:
     plt.close(figure)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", type=Path, required=True, help="AutoDL dataset directories")
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     missing = [str(d) for d in args.datasets if not d.is_dir()]
     if missing:
-        print(f"benchmark_budget: dataset directory not found: {', '.join(missing)}", file=sys.stderr)
+        print_error(f"dataset directory not found: {', '.join(missing)}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     datasets = [d.resolve() for d in args.datasets]

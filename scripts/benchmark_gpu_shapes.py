@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from autodl_format.cli import command, print_error
 from learner.backbones import build_backbone
 from learner.config import LearnerConfig
 from learner.network import Classifier
@@ -31,13 +32,14 @@ from learner.training import StepTrainer
 BACKBONE, BATCH, SIDES, STORED, CLASSES = "efficientnet_lite1", 64, (64, 96, 128), 128, 10
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=("unwarmed", "learner"))
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
-        print("error: no CUDA device: this benchmark measures CUDA's per-shape set-up", file=sys.stderr)
+        print_error("no CUDA device: this benchmark measures CUDA's per-shape set-up")
         return 1
     log = logging.getLogger("gpu_shapes")
     log.addHandler(logging.StreamHandler(sys.stdout))

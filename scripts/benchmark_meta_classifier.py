@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from autodl_format.cli import command
 from meta_classifier.classifiers import DEFAULT_ARTIFACTS, load_classifier
 from meta_classifier.fingerprint import DEFAULT_INPUT_SIZE, FingerprintNet, benchmark
 
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_meta_classifier", description=__doc__)
     parser.add_argument("--threads", type=int, default=1)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autodl_format.errors import DatasetError
+from autodl_format.cli import command, print_error
+from autodl_format.errors import BadInput, first_line
 from autodl_format.files import atomic_path, write_atomic
-from autodl_format.offline.convert import materialise
-from meta_classifier.errors import MetaDataError
+from autodl_format.offline.convert import check_materialisable, materialise
 from meta_classifier.fingerprint import DEFAULT_BACKBONES, DEFAULT_INPUT_SIZE, FingerprintNet, frames_of
 from meta_classifier.known import CATALOGUE_FILE
 from meta_classifier.offline.variants import VARIANTS, make_variant
@@ -150,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
@@ -161,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         sources = [] if args.no_defaults else default_sources(args.raw_root)
     sources += [f"tfds:{name}" for name in args.tfds]
     if not sources:
-        print("error: no sources (give --raw-root, --tfds NAME or --only SOURCE ...)", file=sys.stderr)
+        print_error("no sources (give --raw-root, --tfds NAME or --only SOURCE ...)")
         return 2
+    for source in sources:  # a misspelt source fails now, not after the fingerprint network is built
+        check_materialisable(source)
     net = FingerprintNet(args.backbones.split(","), input_size=args.input_size)
     for reason in net.skipped:
         print(f"note: {reason}; using {net.backbone.name}")
@@ -183,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             name, dataset_dir, info = materialise(source, args.raw_root, args.work_dir, args.max_images,
                                                   args.test_fraction, args.seed, args.tfds_data_dir)
             train, test = autodl_splits(dataset_dir)
-        except (DatasetError, MetaDataError, OSError, ValueError) as err:
-            print(f"error: {source}: {err}", file=sys.stderr)
+        except (BadInput, OSError, ValueError) as err:  # one source's problem: reported, the others still run
+            print_error(f"{source}: {first_line(err)}")
             failures += 1
             continue
         features, splits, variants, counts = fingerprint_dataset(net, name, train, test, args.variant_images,

@@ -34,7 +34,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autodl_format.errors import DatasetError
+from autodl_format.cli import BAD_INPUT, command, print_error
 from autodl_format.offline.convert import UsageError, auto_encoding, load_source, make_dataset, subsample
 from autodl_format.offline.paths import DEFAULT_RAW_ROOT
 from autodl_format.offline.sources import RAW_DATASETS
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -85,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             encoding = auto_encoding(image_set)
         dataset_dir = make_dataset(image_set, args.out, name, args.test_fraction, encoding, args.seed,
                                    args.overwrite)
-    except (UsageError, DatasetError, ValueError, FileExistsError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except ValueError as err:  # the split's and the writer's refusals (e.g. a name with "train", an empty test set)
+        print_error(err)
+        return BAD_INPUT
     print(f"{dataset_dir}: {len(image_set)} examples, {image_set.num_classes} classes, {encoding}")
     return 0
 

@@ -10,12 +10,14 @@ import shutil
 import sys
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
 from autodl_format.offline.convert import ensure_digits_dataset
 from autodl_format.offline.paths import REPO_ROOT
 from scoring.task import TaskError, run_task
 
 
-def main(argv: list[str] | None = None) -> None:
+@command
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=60.0, help="time budget T in seconds (default 60)")
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="where converted datasets live")
@@ -28,14 +30,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"dataset: {dataset_dir}\nrunning model.py for {args.budget:g} s ...", flush=True)
     try:
         result = run_task(dataset_dir, REPO_ROOT, args.workdir, args.budget)
-    except TaskError as error:
-        sys.exit(f"error: {error}")
+    except TaskError as error:  # the run failed (not bad input): exit code 1
+        print_error(error)
+        return 1
     for k, (t, nauc) in enumerate(zip(result.timestamps, result.nauc_scores)):
         print(f"prediction {k}: t={t:7.2f} s  NAUC={nauc:.4f}")
     print(f"learning curve: {next(result.score_dir.glob('learning-curve-*.png'), 'missing')}")
     print(f"ingestion log: {result.ingestion_log}")
     print(f"ALC: {result.alc:.4f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

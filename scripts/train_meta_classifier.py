@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
+from autodl_format.cli import command
 from autodl_format.files import write_atomic
 from meta_classifier.classifiers import CLASSIFIERS, DEFAULT_ARTIFACTS, mean_nll
-from meta_classifier.errors import MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, load_fingerprints
 from meta_classifier.offline.tuning import tune
 
@@ -41,16 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    try:
-        train = load_fingerprints(args.metadata, "train")
-    except MetaDataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    train = load_fingerprints(args.metadata, "train")
     fit_set, val_set = train.split_images(args.val_fraction, seed=args.seed)
     eval_sizes = (max(1, args.target_batch // 4), args.target_batch)
     summary = {"metadata": str(args.metadata), "datasets": train.names, "fingerprint_network": train.identity,

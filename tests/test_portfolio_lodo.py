@@ -78,7 +78,7 @@ def test_a_benchmark_run_on_a_known_dataset_leaves_it_out(tmp_path) -> None:
 
 
 def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeypatch) -> None:
-    from portfolio import lodo
+    from portfolio.offline import lodo
     from portfolio.entries import portfolio_configs
     from portfolio.offline.matrix import write_matrix
 

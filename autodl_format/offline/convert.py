@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autodl_format.errors import DatasetError
+from autodl_format.errors import BadInput, DatasetError
 from autodl_format.image_set import ImageSet, stratified_split
 from autodl_format.offline.paths import DEFAULT_RAW_ROOT
 from autodl_format.offline.sources import (from_file_format, from_image_folder, from_shared_raw, from_tfds, from_video_folder,
@@ -17,23 +17,35 @@ DIGITS_TEST_FRACTION = 0.2
 MOCK_EXAMPLES = 20
 
 
-class UsageError(Exception):
+class UsageError(BadInput):
     """A source that names no readable source (a bad --source value)."""
+
+
+def check_source(source: str) -> tuple[str, str]:
+    """(kind, argument) of a --source value (`digits`, `raw:NAME`, ...); UsageError when it names no kind of
+    source."""
+    kind, _, argument = source.partition(":")
+    if kind == "digits" and not argument:
+        return kind, argument
+    if not argument:
+        raise UsageError(f"source {source!r}: expected digits, raw:NAME, folder:PATH, video-folder:PATH, "
+                         f"file-format:PATH, tfds:BUILDER or mock-tfds:BUILDER")
+    if kind not in ("raw", "folder", "video-folder", "file-format", "tfds", "mock-tfds"):
+        raise UsageError(f"source {source!r}: unknown kind {kind!r} (digits, raw, folder, video-folder, "
+                         f"file-format, tfds, mock-tfds)")
+    return kind, argument
 
 
 def load_source(source: str, raw_root: Path | None, max_samples: int | None, tfds_data_dir: Path | None,
                 max_frames: int = MAX_FRAMES, segments: int = 1) -> ImageSet:
     """Turn a --source value into an ImageSet (tfds sources stop reading at max_samples; video sources keep at
     most max_frames frames per clip and cut each video into `segments` clips)."""
-    kind, _, argument = source.partition(":")
-    if kind == "digits" and not argument:
+    kind, argument = check_source(source)
+    if kind == "digits":
         return sklearn_digits()
-    if not argument:
-        raise UsageError(f"--source {source!r}: expected digits, raw:NAME, folder:PATH, video-folder:PATH, "
-                         f"file-format:PATH, tfds:BUILDER or mock-tfds:BUILDER")
     if kind == "raw":
         if raw_root is None:
-            raise UsageError(f"--source {source}: no raw dataset root ({DEFAULT_RAW_ROOT} does not exist); "
+            raise UsageError(f"source {source!r}: no raw dataset root ({DEFAULT_RAW_ROOT} does not exist); "
                              f"pass --raw-root")
         return from_shared_raw(argument, raw_root, max_frames, segments)
     if kind == "folder":
@@ -44,14 +56,12 @@ def load_source(source: str, raw_root: Path | None, max_samples: int | None, tfd
         return from_file_format(Path(argument).expanduser(), max_frames=max_frames, segments=segments)
     if kind == "tfds":
         return from_tfds(argument, data_dir=tfds_data_dir, max_samples=max_samples)
-    if kind == "mock-tfds":
-        from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
-        import tensorflow_datasets as tfds
+    # mock-tfds, the one kind left
+    from autodl_format.frameworks import tf  # noqa: F401  (triton kept out, TF quiet, then tfds)
+    import tensorflow_datasets as tfds
 
-        with tfds.testing.mock_data(num_examples=max_samples or MOCK_EXAMPLES):
-            return from_tfds(argument, max_samples=max_samples)
-    raise UsageError(f"--source {source!r}: unknown kind {kind!r} (digits, raw, folder, video-folder, file-format, "
-                     f"tfds, mock-tfds)")
+    with tfds.testing.mock_data(num_examples=max_samples or MOCK_EXAMPLES):
+        return from_tfds(argument, max_samples=max_samples)
 
 
 def subsample(image_set: ImageSet, max_samples: int | None, seed: int) -> ImageSet:
@@ -90,6 +100,13 @@ def ensure_digits_dataset(root: str | Path) -> Path:
             pass
     return make_dataset(sklearn_digits(), Path(root), DIGITS_NAME, DIGITS_TEST_FRACTION, "png", seed=0,
                         overwrite=True)
+
+
+def check_materialisable(source: str) -> None:
+    """UsageError unless materialise reads this source: one of check_source's or autodl:PATH (so that a command
+    refuses a misspelt source before any work)."""
+    if source.partition(":")[0] != "autodl":
+        check_source(source)
 
 
 def materialise(source: str, raw_root: Path | None, work_dir: Path, max_images: int, test_fraction: float,

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Callable
 
 
+from autodl_format.cli import command
 from autodl_format.files import write_atomic
 from meta_classifier.classifiers import CLASSIFIERS, DEFAULT_ARTIFACTS, PrecalcMLP, PrecalcMLPConfig, load_classifier
-from meta_classifier.errors import ArtifactError, FingerprintMismatch, MetaDataError
+from meta_classifier.errors import MetaDataError
 from meta_classifier.known import DEFAULT_METADATA_DIR, BatchSampler, FingerprintSet, load_catalogue, \
     load_fingerprints
 
@@ -156,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -165,19 +167,15 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    try:
-        identity = load_catalogue(args.metadata)["fingerprint_network"]
-        classifiers = {kind: load_classifier(args.artifacts, kind, identity) for kind in KINDS}
-        test = load_fingerprints(args.metadata, "test", variants=None if args.all_variants else (0,),
-                                 datasets=classifiers["precalc"].names)
-        batch_sizes = [b for b in BATCH_SIZES if b <= args.max_batch]
-        settings = {"names": test.names, "configs": {kind: classifiers[kind].config_dict() for kind in KINDS},
-                    "batch_sizes": batch_sizes, "scale": args.scale, "all_variants": args.all_variants,
-                    "seed": args.seed, "loo_batch": args.loo_batch, "loo_steps": args.loo_steps}
-        earlier = _earlier_run(args.json, json.loads(json.dumps(settings))) if args.resume else {}
-    except (MetaDataError, ArtifactError, FingerprintMismatch) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    identity = load_catalogue(args.metadata)["fingerprint_network"]
+    classifiers = {kind: load_classifier(args.artifacts, kind, identity) for kind in KINDS}
+    test = load_fingerprints(args.metadata, "test", variants=None if args.all_variants else (0,),
+                             datasets=classifiers["precalc"].names)
+    batch_sizes = [b for b in BATCH_SIZES if b <= args.max_batch]
+    settings = {"names": test.names, "configs": {kind: classifiers[kind].config_dict() for kind in KINDS},
+                "batch_sizes": batch_sizes, "scale": args.scale, "all_variants": args.all_variants,
+                "seed": args.seed, "loo_batch": args.loo_batch, "loo_steps": args.loo_steps}
+    earlier = _earlier_run(args.json, json.loads(json.dumps(settings))) if args.resume else {}
     # batches come from one (dataset, variant) group, so what limits sampling is the smallest group
     sizes = {name: min(len(g.features) for g in test.groups_of(k)) for k, name in enumerate(test.names)}
     print(f"{test.n_datasets} known datasets; meta-test images per dataset"

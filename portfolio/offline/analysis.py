@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autodl_format.cli import command, print_error
 from learner.config import DEFAULT_CONFIG
 from portfolio.entries import MATRIX_FILE, Matrix, read_cells, read_matrix, seed_files
 from autodl_format.offline.paths import REPO_ROOT
@@ -164,6 +165,7 @@ def report(matrix: Matrix) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     matrix = read_matrix(args.matrix)
     configs, datasets, alc = as_array(matrix)
     if len(configs) < 1 or len(datasets) < 1:
-        print(f"error: {args.matrix}: no complete column yet (python -m portfolio.offline.matrix status)")
+        print_error(f"{args.matrix}: no complete column yet (python -m portfolio.offline.matrix status)")
         return 1
     text = report(matrix) + seed_to_seed(args.matrix)
     print(text)

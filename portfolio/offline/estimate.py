@@ -32,6 +32,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from autodl_format.errors import BadInput
 from portfolio.offline.lookup import LookupTable
 from autodl_format.metrics import alc
 
@@ -49,7 +50,7 @@ RAISED = re.compile(r"\[learner\] plateau at \d+ px: side raised to (\d+) px")
 INGESTED = re.compile(r"ingestion: prediction \d+: t=([\d.]+) s")
 
 
-class LogError(ValueError):
+class LogError(BadInput, ValueError):
     """The log lines do not describe a learner run (no config line)."""
 
 

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from autodl_format.cli import command
 from hpo.logs import Evaluation, load_evaluations, part_dirs
 from portfolio.offline.estimate import LogError, estimate_alc, parse_log
 from portfolio.offline.lookup import LookupTable, MissingTimings
@@ -132,6 +133,7 @@ def render(rows: list[Row], skipped: list[str], table: LookupTable, table_path: 
     return "\n".join(lines) + "\n"
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--searches", type=Path, nargs="+", required=True,

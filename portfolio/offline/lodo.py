@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autodl_format.cli import command, print_error
 from autodl_format.files import write_atomic
 from learner.config import DEFAULT_CONFIG
 from portfolio.offline.analysis import as_array
@@ -363,6 +366,7 @@ def plot_table(rows: list[dict], default: str, path: Path) -> None:
     plt.close(figure)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
@@ -376,11 +380,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    if not seed_files(args.matrix):  # read_matrix reads no file as an empty matrix, lodo needs one
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.matrix))
     matrix, configs = read_matrix(args.matrix), sorted(portfolio_configs())
     datasets = complete_datasets(matrix, configs)
     if not datasets:
-        print(f"error: {args.matrix}: no dataset has a cell for every portfolio config (python -m portfolio.offline.matrix "
-              "status)", file=sys.stderr)
+        print_error(f"{args.matrix}: no dataset has a cell for every portfolio config (python -m "
+                    "portfolio.offline.matrix status)")
         return 1
     probabilities = lodo_probabilities(datasets, args.lodo_dir)
     runs = read_runs(args.runs)

@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from autodl_format.cli import command
+from autodl_format.errors import BadInput
+
 SIDES = (32, 48, 64, 96, 128, 160, 224)
 BATCH_SIZES = (16, 32, 64, 128)
 INFER_IMAGES = 64  # a quarter of NetRunner's INFER_BATCH: enough for a stable per-image figure, cheap at 224 px
@@ -43,7 +46,7 @@ SINGLE_STEP_SECONDS = 1.0
 COLUMNS = ("backbone", "side", "batch_size", "step_seconds", "infer_seconds_per_image")
 
 
-class MissingTimings(LookupError):
+class MissingTimings(BadInput, LookupError):
     """The table has no figures for a backbone."""
 
 
@@ -209,6 +212,7 @@ def measure(backbones: tuple[str, ...], sides: tuple[int, ...], batch_sizes: tup
     return LookupTable(step, infer, machine_description(device))
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=PORTFOLIO_DIR / "lookup_table_cpu.csv")

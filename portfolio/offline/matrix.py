@@ -21,6 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
 from autodl_format.files import atomic_path
 from learner.config import PORTFOLIO_DIR
 from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, seed_file, seed_files
@@ -101,6 +102,7 @@ def status(path: Path, configs: list[str], datasets: list[str]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     from meta_classifier.known import load_catalogue
 
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         check_budget(args.matrix, args.budget)
         fill(configs, datasets, args.budget, args.workers, args.matrix, args.work_dir, args.tuning_root, args.seed)
     except (TuningDataError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     print(status(args.matrix, list(configs), datasets))
     return 0

@@ -25,6 +25,7 @@ import uuid
 import zlib
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
 from hpo.bohb import best_on_top_budget, run_master, start_nameserver
 from hpo.logs import (Evaluation, SearchLogError, Settings, completed_iterations, load_evaluations, part_dirs,
                       planned_iterations, settings_of)
@@ -155,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = "python -m portfolio.offline.tune " + " ".join(sys.argv[1:] if argv is None else argv)
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.datasets:
                 print(f"{name}: {write_entry(name, args.searches, command, args.portfolio_dir)} written")
     except (TuningDataError, SearchLogError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print_error(error)
         return 1
     return 0
 

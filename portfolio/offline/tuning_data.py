@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autodl_format.errors import DatasetError
+from autodl_format.errors import BadInput, DatasetError
 from autodl_format.image_set import ImageSet, scale_to_uint8
 from meta_classifier.known import load_catalogue
 from autodl_format.offline.convert import UsageError, auto_encoding, make_dataset, materialise
@@ -16,7 +16,7 @@ TUNING_TEST_FRACTION = 0.3
 DEFAULT_TUNING_ROOT = REPO_ROOT / "data" / "tune"
 
 
-class TuningDataError(ValueError):
+class TuningDataError(BadInput, ValueError):
     """A known dataset cannot be prepared for tuning; one line naming the dataset and what is missing."""
 
 
