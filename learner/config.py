@@ -1,5 +1,7 @@
-"""The learner's configuration: every setting that changes what the learner does, declared once (learner.knobs)
-with its default, valid range, one-line meaning and BOHB search range.
+"""The learner's configuration: its settings (what a portfolio entry may change and BOHB may search), each declared
+once, here (learner.knobs), with its default, valid range, one-line meaning and BOHB search range. Fixed choices that
+are not settings are named constants, with their reason, in the modules that use them (e.g.
+learner.validation.MIN_VALIDATION); the tuned portfolio entries were tuned with their values.
 
 Portfolio files (`portfolio/*.json` or `.yaml`) hold only what differs from these defaults; `generalist.json`
 is the default configuration. A tuned entry also holds a `tuning` record (where and how it was tuned), which is
@@ -103,8 +105,8 @@ class LearnerConfig:
                          low=1, high=100, tune=(1, 5))
     plateau_passes: float = knob(3.0, "a side or lr level gets at least this many passes over the train data",
                                  low=0.0, high=100.0, tune=(1.0, 5.0))
-    max_lr_cuts: int = knob(3, "after this many lr cuts without improvement training stops", low=0, high=20,
-                            tune=(1, 5))
+    max_lr_cuts: int = knob(3, "lr cuts in the whole run (one per plateau a side raise does not answer); the "
+                                "plateau after the last one ends training", low=0, high=20, tune=(1, 5))
     seed: int = knob(0, "seeds the validation split, the weights' random parts, batch draws and augmentation "
                      "(not searched: the performance matrix runs configs at several seeds)", low=0, high=2**31 - 1)
     flip_test_after: int = knob(2, "from this many predictions on, average with horizontally flipped test "

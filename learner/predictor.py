@@ -2,7 +2,8 @@
 set and the pass; otherwise (and when nothing new is queued) return the last prediction at no cost.
 
 From `flip_test_after` predictions on, network predictions average the horizontally flipped images when
-validation says that helps (scored on the same weights) and the time left allows it.
+validation says that helps (scored on the same weights) and the time left covers FLIP_PREDICTIONS_LEFT such
+predictions.
 """
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ import numpy as np
 from learner.best import Source
 from learner.heads import RidgeHeads
 from learner.run import Run
+
+# Flip-averaging doubles a network test pass: used only while the time left covers this many flip-averaged
+# predictions (and the safety margin), so that it does not crowd out later predictions.
+FLIP_PREDICTIONS_LEFT = 4
 
 
 class Predictor:
@@ -25,7 +30,7 @@ class Predictor:
     def use_flip(self) -> bool:
         run = self.run
         return (self.count_ >= run.cfg.flip_test_after and run.best.pending is Source.NETWORK and run.best.flip_helps
-                and run.clock.left() > 4 * run.prediction_seconds(Source.NETWORK, flip=True)
+                and run.clock.left() > FLIP_PREDICTIONS_LEFT * run.prediction_seconds(Source.NETWORK, flip=True)
                 + run.clock.safety_margin())
 
     def predict(self) -> np.ndarray:

@@ -6,9 +6,10 @@ When the weights beat everything predicted so far, the call returns and the next
 When they do not, a plateau of `patience` evaluations (and `plateau_passes` passes over the data) first raises
 the input side (progressive resizing, while the previous raise reached the network's best validation NAUC, a tie
 included, and the time left allows), then cuts the
-learning rate, both restarting from the network's best weights; after `max_lr_cuts` fruitless cuts, or when the
-time left only covers the reserve (a validation pass and a test pass), training is done. Without early
-predictions there is one evaluation, at the end, and one prediction with the best weights.
+learning rate, both restarting from the network's best weights; at a plateau after `max_lr_cuts` cuts (every cut
+of the run counts, also one after which the NAUC improved), or when the time left only covers the reserve (the
+validation passes and a test pass), training is done. Without early predictions there is one evaluation, at the
+end, and one prediction with the best weights.
 """
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ from learner.heads import RidgeHeads
 from learner.run import Run
 from learner.sides import cost_ratio, next_side
 from learner.validation import TIE_TOLERANCE, nauc
+
+# The reserve's validation passes: a plain one, then, after an improvement, the flip-averaged one, which runs the
+# images twice (plain and flipped).
+VALIDATION_PASSES = 3
+# A read of more train data while fine-tuning takes at most this share of the time beyond the reserve (training
+# keeps the rest),
+READ_SHARE = 0.25
+# but at least this many seconds (within the deadline), so that a read when little time is left still adds examples.
+MIN_READ_SECONDS = 5.0
 
 
 class FineTuning:
@@ -36,7 +46,7 @@ class FineTuning:
         """Seconds a train call must leave for the validation passes that end it (the flipped one included) and
         the test pass after it."""
         run = self.run
-        passes = 3 * run.runner.seconds(len(run.val_index), run.frames)  # plain, then flipped
+        passes = VALIDATION_PASSES * run.runner.seconds(len(run.val_index), run.frames)
         evaluation = passes + run.trainer.seconds_per_step()
         network_prediction = run.prediction_seconds(Source.NETWORK, self.use_flip())
         return run.cfg.cost_factor * (network_prediction + evaluation) + run.clock.safety_margin()
@@ -76,7 +86,7 @@ class FineTuning:
         """Read more train data at the stored side (time-boxed), then (re)build the device tensors the training
         samples from. False while the stored rows do not yet cover the validation rows (training must wait)."""
         run = self.run
-        budget = max(5.0, 0.25 * (run.clock.left() - self.reserve()))
+        budget = max(MIN_READ_SECONDS, READ_SHARE * (run.clock.left() - self.reserve()))
         changed = run.feed.read_more_train(min(time.monotonic() + budget, run.clock.deadline - self.reserve()))
         if run.feed.train_full.store.count <= (run.val_index.max() if len(run.val_index) else 0):
             return False
@@ -140,7 +150,8 @@ class FineTuning:
 
     def _converged(self) -> bool:
         """After `patience` evaluations without improvement: raise the side while that may still pay, else cut
-        the lr; both restart from the best weights. Converged once `max_lr_cuts` cuts brought nothing."""
+        the lr; both restart from the best weights. Converged at such a plateau once the run has cut the lr
+        `max_lr_cuts` times (the count is never reset)."""
         run, network = self.run, self.run.best.network
         waited = run.trainer.steps - network.steps
         if network.plateau < run.cfg.patience or waited < run.cfg.plateau_passes * run.trainer.steps_per_pass():

@@ -2,8 +2,8 @@
 
 Data is decoded once at the top side (`max_side`, or the native side when that is smaller and fixed) and kept as
 uint8; the network sees it resized on the device to the current side. Training starts at `side`. On a validation
-plateau the side grows by `side_growth` (rounded to a multiple of ROUND_TO) up to the top (learner.schedule
-decides when).
+plateau the side grows by `side_growth` (rounded to a multiple of ROUND_TO, by ROUND_TO at least) up to the top
+(learner.schedule decides when).
 """
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# Grown sides are rounded to multiples of this: shapes that convolution kernels (GPU tensor cores above all) suit.
 ROUND_TO = 8
+# The smallest side a test set is stored at to fit memory: smaller images hold almost nothing to learn from.
 MIN_STORED_SIDE = 8
 
 
 def next_side(current: int, maximum: int, growth: float) -> int | None:
-    """The side after `current` (x growth, a multiple of ROUND_TO, at most `maximum`); None at the top."""
+    """The side after `current`: x growth rounded to a multiple of ROUND_TO, at least ROUND_TO more, at most
+    `maximum` (which need not be a multiple); None at the top."""
     if current >= maximum:
         return None
     grown = int(round(current * growth / ROUND_TO)) * ROUND_TO

@@ -1,9 +1,10 @@
 """The held-out validation split and the score that gates predictions.
 
-Split: min(fraction * n, maximum) examples, at least MIN_VALIDATION when n >= 5 * MIN_VALIDATION, taken once
-from the first train examples read. Only examples whose class (multiclass) has at least two examples there can
-go to validation, so no class loses its only training example. When fewer than
-`MIN_VALIDATION` examples can be held out (tiny datasets, e.g. one example per class), there is no validation:
+Split: min(fraction * n, maximum) examples, raised to MIN_VALIDATION (above `maximum` too) when n >=
+MIN_VALIDATED_SET and fraction > 0, taken once from the first train examples read. Only examples whose class
+(multiclass) has at least two examples there can go to validation, and never a class's last one, so no class loses
+its only training example; at most half of those candidates are taken. When fewer than `MIN_VALIDATION` examples
+can be held out (tiny datasets, e.g. one example per class), there is no validation:
 the learner then predicts at every point of its time grid instead of gating on validation.
 
 Score: the challenge's own NAUC (autodl_format.metrics; the upload zip ships that module for this). A tie in NAUC
@@ -16,7 +17,11 @@ import numpy as np
 from autodl_format.metrics import nauc as challenge_nauc
 from autodl_format.metrics import valid_columns
 
+# Fewer held-out examples than this give a NAUC too coarse to gate predictions on: no validation instead.
 MIN_VALIDATION = 10
+# Sets of at least this many examples hold out MIN_VALIDATION when `fraction` gives fewer (at most a fifth of it).
+MIN_VALIDATED_SET = 5 * MIN_VALIDATION
+# NAUCs this close are a tie, decided by the loss: such a gap on a small validation set is noise, not a better model.
 TIE_TOLERANCE = 1e-4
 
 
@@ -24,7 +29,7 @@ def split_validation(labels: np.ndarray, fraction: float, maximum: int, multilab
                      rng: np.random.Generator) -> np.ndarray:
     """Indices (into `labels`) of the validation examples; empty when the data is too small to hold any out."""
     count = min(int(fraction * len(labels)), maximum)
-    if len(labels) >= 5 * MIN_VALIDATION and fraction > 0:
+    if len(labels) >= MIN_VALIDATED_SET and fraction > 0:
         count = max(count, MIN_VALIDATION)  # small sets: a few more held out rather than no validation
     if multilabel:
         candidates = np.arange(len(labels))
