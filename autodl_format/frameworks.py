@@ -10,12 +10,18 @@ meta_classifier/ in their `__init__`, autodl_format's reader and writer through 
 `tf` is imported on first use (`from autodl_format.frameworks import tf`): code that needs only torch does not
 pay for TensorFlow's import.
 
+Where TensorFlow cannot be imported (a GPU box with torch but without TensorFlow's 1.9 GB wheel),
+`tensorflow_available()` says so; autodl_format.reader then reads the TFRecord files with protobuf and Pillow
+(autodl_format.examples) and the learner takes those numpy datasets. The choice is made once per process, at the
+first call, and logged once (a warning when TensorFlow is missing, else at INFO level).
+
 TensorFlow's start-up chatter (oneDNN, CUDA driver, cuInit lines), which no environment variable silences on
 TF 2.21, is swallowed while this module imports TensorFlow and hides the GPUs from it; it is replayed if that
 fails. Nothing else is touched: a submission's own TensorFlow logging stays as it set it up.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -59,6 +65,26 @@ def _import_tensorflow():
     return real
 
 
+_log = logging.getLogger("autodl_format")
+_decided: dict[str, bool] = {}
+
+
+def tensorflow_available() -> bool:
+    """Whether TensorFlow imports in this process (importing it when it does). Decided at the first call, logged
+    once; `sys.modules["tensorflow"] = None` before it makes it False, as on a machine without TensorFlow."""
+    if "tf" not in _decided:
+        try:
+            tf = globals().get("tf") or _import_tensorflow()
+        except ImportError as error:
+            _decided["tf"] = False
+            _log.warning("TensorFlow cannot be imported (%s): AutoDL files are read with protobuf and Pillow", error)
+        else:
+            globals()["tf"] = tf
+            _decided["tf"] = True
+            _log.info("AutoDL files are read with TensorFlow %s (tf.data)", tf.__version__)
+    return _decided["tf"]
+
+
 def __getattr__(name: str):
     if name == "tf":  # first use: import it (and keep it as a module attribute from then on)
         globals()["tf"] = _import_tensorflow()
@@ -66,4 +92,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["tf", "torch"]
+__all__ = ["tensorflow_available", "tf", "torch"]

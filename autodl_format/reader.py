@@ -8,11 +8,16 @@ TFRecord framing and CRCs, record count against sample_count, and a parse of the
 DatasetError naming the file. A record that frames and checksums correctly but does not decode (e.g. a damaged
 image inside a valid record) can only surface while iterating: through `get_dataset()` it is a
 `tf.errors.OpError`; `iter_numpy()` and `check_all_records()` turn it into a DatasetError naming the file.
+
+Without TensorFlow (autodl_format.frameworks.tensorflow_available() is False) the same class reads the files with
+autodl_format.tfrecord (framing, CRC-32C) and autodl_format.examples (protobuf records, Pillow decoding):
+`get_dataset()` and `get_reduced_dataset()` then return a NumpyDataset of numpy pairs, and every check and error
+message is the same.
 """
 from __future__ import annotations
 
 import os
-import struct
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +25,22 @@ from typing import Iterator
 
 import numpy as np
 
+from autodl_format import frameworks
 from autodl_format.errors import DatasetError, first_line
+from autodl_format.examples import NumpyDataset, RecordSpec, parse_record
 from autodl_format.metadata import METADATA_FILE, AutoDLMetadata, load_metadata, test_dir_beside
-from autodl_format.frameworks import tf
+from autodl_format.tfrecord import count_tfrecords, iter_tfrecords, verify_checksums
+
+tf = frameworks.tf if frameworks.tensorflow_available() else None  # None: the files are read without TensorFlow
 
 DATA_FILE_GLOB = "sample*"
-_HEADER = 12  # uint64 length + uint32 masked crc of the length
-_FOOTER = 4   # uint32 masked crc of the payload
+# TensorFlow wraps op errors in "{{function_node …}} message [Op:Name] name:": the message alone is what the
+# TensorFlow-free path says too.
+_TF_OP_CONTEXT = re.compile(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$")
+
+
+def _tf_error_line(error: BaseException) -> str:
+    return _TF_OP_CONTEXT.sub("", first_line(error))
 
 
 def find_data_dir(dataset_dir: str | Path) -> Path:
@@ -41,33 +55,15 @@ def find_data_dir(dataset_dir: str | Path) -> Path:
     return found[0]
 
 
-def count_tfrecords(path: Path) -> int:
-    """Walk the TFRecord framing (without reading payloads) and return the record count.
-    DatasetError when the file is truncated or a length field is impossible."""
-    size = path.stat().st_size
-    count = offset = 0
-    with path.open("rb") as handle:
-        while offset < size:
-            if size - offset < _HEADER:
-                raise DatasetError(f"{path}: truncated TFRecord: {size - offset} stray bytes after record {count}")
-            handle.seek(offset)
-            (length,) = struct.unpack("<Q", handle.read(8))
-            end = offset + _HEADER + length + _FOOTER
-            if end > size:
-                raise DatasetError(f"{path}: truncated or corrupt TFRecord: record {count} at byte {offset} "
-                                   f"claims {length} bytes but the file ends at byte {size}")
-            offset = end
-            count += 1
-    return count
-
-
 def _verify_checksums(path: Path) -> int:
-    """One pass of TF's record reader, which checks both CRC-32C of every record. Returns the record count."""
+    """One pass of a record reader that checks both CRC-32C of every record. Returns the record count."""
+    if tf is None:
+        return verify_checksums(path)
     try:
         records = tf.data.TFRecordDataset(str(path))
         return int(records.reduce(np.int64(0), lambda count, _: count + 1))
     except tf.errors.OpError as err:
-        raise DatasetError(f"{path}: corrupt TFRecord ({first_line(err)})") from None
+        raise DatasetError(f"{path}: corrupt TFRecord ({_tf_error_line(err)})") from None
 
 
 def train_test_compat_problem(train_dir: str | Path, test_dir: str | Path) -> str | None:
@@ -84,7 +80,8 @@ def train_test_compat_problem(train_dir: str | Path, test_dir: str | Path) -> st
 class AutoDLDataset:
     """One subset directory (…/NAME.data/train or …/test), official-compatible: get_dataset(), get_metadata().
 
-    check: "crc" (default) walks the framing, verifies every record's CRC with TF's reader and compares the
+    check: "crc" (default) walks the framing, verifies every record's CRC (TF's reader, or autodl_format.tfrecord
+    without TensorFlow) and compares the
     record count with the metadata's sample_count; "framing" skips the CRC pass (reads no payloads).
     Both parse the first record.
     """
@@ -122,11 +119,22 @@ class AutoDLDataset:
 
     def _check_first_record(self) -> None:
         path = next(p for p, count in zip(self.files, self._counts) if count)  # sample_count > 0: one exists
+        if tf is None:
+            try:
+                parse_record(next(iter_tfrecords(path, verify=False)), self._record_spec())
+            except Exception as err:  # noqa: BLE001 - protobuf, Pillow and shape errors alike: a bad record
+                raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample "
+                                   f"({first_line(err) or type(err).__name__})") from None
+            return
         first = next(iter(tf.data.TFRecordDataset(str(path)).take(1)))
         try:
             self._parse(first)
         except (tf.errors.OpError, ValueError) as err:
-            raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample ({first_line(err)})") from None
+            raise DatasetError(f"{path}: record 0 is not a valid AutoDL SequenceExample ({_tf_error_line(err)})"
+                               ) from None
+
+    def _record_spec(self) -> RecordSpec:
+        return RecordSpec(self.metadata.is_compressed(), self.example_shape(), self.metadata.get_output_size())
 
     def get_metadata(self) -> AutoDLMetadata:
         return self.metadata
@@ -178,30 +186,40 @@ class AutoDLDataset:
         return tf.map_fn(decode, frames, fn_output_signature=tf.TensorSpec([None, None, channels], tf.float32))
 
     def get_reduced_dataset(self, min_side: int, frames: int | None = None,
-                            shuffle_buffer: int | None = None, seed: int = 0) -> tf.data.Dataset:
+                            shuffle_buffer: int | None = None, seed: int = 0) -> tf.data.Dataset | NumpyDataset:
         """As get_dataset(), but each JPEG frame is decoded at the smallest DCT scale (1/8, 1/4, 1/2, 1) that keeps
         both its sides >= min_side: libjpeg then skips most of the work (several times faster on large photos).
         Other formats are decoded at full size. Frame sizes may then differ from the metadata's. `frames`: only
         that many frames of each example are decoded, evenly spaced (`evenly_spaced`), the others skipped.
         `shuffle_buffer`: records drawn at random from a buffer of that many, before decoding (only the records
-        drawn are decoded; filling the buffer reads their bytes only)."""
+        drawn are decoded; filling the buffer reads their bytes only). Without TensorFlow: a NumpyDataset."""
+        if tf is None:
+            return NumpyDataset(self.files, self._record_spec(), self.subset_dir.name, min_side, frames,
+                                shuffle_buffer, seed)
         records = tf.data.TFRecordDataset([str(p) for p in self.files])
         if shuffle_buffer:
             records = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
         return records.map(lambda record: self._parse(record, min_side, frames), num_parallel_calls=tf.data.AUTOTUNE,
                            deterministic=True)
 
-    def get_dataset(self, tf1: bool = False) -> tf.data.Dataset:
+    def get_dataset(self, tf1: bool = False) -> tf.data.Dataset | NumpyDataset:
         """A single-pass tf.data.Dataset of (example, labels) in file order (files sorted by name, each read in
         order; the official loader interleaves several files, which no known dataset has). tf1: a TF1 dataset
         (`make_one_shot_iterator()` and the other TF1 methods), as the platform's TF 1.13 ingestion gave; built
-        in graph mode when eager execution is off."""
+        in graph mode when eager execution is off. Without TensorFlow: a NumpyDataset of the same pairs."""
+        if tf is None:
+            if tf1:
+                raise RuntimeError("TF1 datasets need TensorFlow, which cannot be imported here")
+            return NumpyDataset(self.files, self._record_spec(), self.subset_dir.name)
         data = tf.compat.v1.data if tf1 else tf.data
         records = data.TFRecordDataset([str(p) for p in self.files])
         return records.map(self._parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def iter_numpy(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(example, labels) numpy pairs in file order; a record that fails to decode raises DatasetError."""
+        if tf is None:
+            yield from self.get_dataset()
+            return
         iterator = iter(self.get_dataset())
         index = 0
         while True:
@@ -212,7 +230,7 @@ class AutoDLDataset:
             except tf.errors.OpError as err:
                 path, record = self._locate(index)
                 raise DatasetError(f"{path}: record {record} of {self.subset_dir.name} cannot be decoded "
-                                   f"({first_line(err)})") from None
+                                   f"({_tf_error_line(err)})") from None
             yield example.numpy(), labels.numpy()
             index += 1
 

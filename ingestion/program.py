@@ -75,9 +75,12 @@ def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget:
         raise UsageError("init_time_cap must be > 0 and hard_stop_grace >= 0")
     if not os.path.isdir(code_dir):
         raise UsageError(f"{code_dir}: code directory does not exist")
-    from autodl_format.frameworks import tf  # both frameworks, quietly, before the submission's model
-    from autodl_format.reader import load_task
+    from autodl_format import frameworks  # both frameworks, quietly, before the submission's model
+    from autodl_format.reader import load_task  # TensorFlow's tf.data where it imports, else protobuf and Pillow
     from ingestion.tf1_compat import tf1_mode
+
+    if tf1_compat and not frameworks.tensorflow_available():
+        raise UsageError("--tf1_compat needs TensorFlow, which cannot be imported here")
 
     task = load_task(dataset_dir)
     os.makedirs(output_dir, exist_ok=True)
@@ -88,7 +91,7 @@ def run_ingestion(dataset_dir: str, code_dir: str, output_dir: str, time_budget:
         summary = IngestionSummary(task_name=task.name, output_dir=output_dir, time_budget=float(time_budget))
         watchdog = Watchdog(output_dir, task.name, time_budget, score_dir) if hard_stop else None
         try:
-            with (tf1_mode(tf) if tf1_compat else nullcontext(),
+            with (tf1_mode(frameworks.tf) if tf1_compat else nullcontext(),
                   submission_on_path(code_dir, (ingestion_program_dir,) if ingestion_program_dir else ())):
                 _ingest(task, code_dir, summary, watchdog, hard_stop_grace, init_time_cap, tf1_compat, lenient)
         finally:

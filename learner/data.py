@@ -6,8 +6,11 @@ variable-size images batch together). Channels stay as stored (1 for grey); `to_
 DENSE data is stored "as is" by AutoDL (sometimes 0-255, sometimes [-1, 1]): the value range seen in the first
 train batch fixes an affine map into [0, 1] that is then used for train and test alike.
 
-Both dataset kinds are read: an eager TF2 dataset (our ingestion) by plain iteration, and a graph-mode TF1 dataset
-(the platform's ingestion; TF2 with eager execution off) through a one-shot iterator and a compat.v1 Session.
+Three dataset kinds are read: an eager TF2 dataset (our ingestion) by plain iteration, a graph-mode TF1 dataset
+(the platform's ingestion; TF2 with eager execution off) through a one-shot iterator and a compat.v1 Session, and,
+where TensorFlow cannot be imported, autodl_format.examples.NumpyDataset, whose frames are picked and resized here
+with Pillow (its bilinear filter widens when shrinking, as tf.image.resize's antialias does), in its decoding
+threads.
 """
 from __future__ import annotations
 
@@ -16,11 +19,16 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
+from PIL import Image
 
-from autodl_format.errors import first_line
+from autodl_format import frameworks
+from autodl_format.errors import DatasetError, first_line
+from autodl_format.examples import NumpyDataset, evenly_spaced_indices
 from autodl_format.image_set import scale_to_uint8
-from autodl_format.frameworks import tf
 from autodl_format.reader import evenly_spaced
+
+tf = frameworks.tf if frameworks.tensorflow_available() else None
+_TF_READ_ERRORS = (tf.errors.OpError,) if tf is not None else ()  # an empty tuple: an except clause that never matches
 
 READ_BATCH = 32  # small: time boxes and deadlines are checked between batches
 
@@ -64,8 +72,39 @@ def _preprocess_fn(frames: int, side: int, letterbox: bool = False):
     return prep
 
 
+def _resized(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(H, W, C) float32 -> (height, width, C), bilinear, each channel as a 32-bit float image."""
+    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(frame[..., c])).resize(
+        (width, height), Image.Resampling.BILINEAR)) for c in range(frame.shape[-1])], axis=-1)
+
+
+def _numpy_prepare(frames: int, side: int, letterbox: bool = False):
+    """`_preprocess_fn` for numpy examples: (T, H, W, C) float32 -> (frames, side, side, C) float32."""
+
+    def prep(example: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        picked = example[evenly_spaced_indices(len(example), frames)]
+        if not letterbox:
+            return np.stack([_resized(frame, side, side) for frame in picked]), labels
+        height, width = picked.shape[1:3]
+        ratio = max(width / side, height / side)  # tf.image.resize_with_pad's arithmetic, padding included
+        new_height, new_width = max(int(height / ratio), 1), max(int(width / ratio), 1)
+        top, left = max(int((side - height / ratio) / 2), 0), max(int((side - width / ratio) / 2), 0)
+        out = np.zeros((frames, side, side, picked.shape[3]), dtype=np.float32)
+        for k, frame in enumerate(picked):
+            out[k, top:top + new_height, left:left + new_width] = _resized(frame, new_width, new_height)
+        return out, labels
+
+    return prep
+
+
+def _numpy_batches(dataset: NumpyDataset, frames: int, side: int, batch: int, letterbox: bool
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for pairs in dataset.map_batches(_numpy_prepare(frames, side, letterbox), batch):
+        yield np.stack([example for example, _ in pairs]), np.stack([labels for _, labels in pairs])
+
+
 def _is_graph_dataset(dataset: object) -> bool:
-    if not isinstance(dataset, tf.data.Dataset):
+    if tf is None or not isinstance(dataset, tf.data.Dataset):
         raise DataReadError(f"expected a tf.data.Dataset, got {type(dataset).__name__}")
     return tf.is_symbolic_tensor(dataset._variant_tensor)  # built in a graph (TF1 style), not eagerly
 
@@ -75,6 +114,8 @@ def _batches(dataset: tf.data.Dataset, frames: int, side: int, batch: int = READ
     """Yield (examples (B, F, R, R, C) float32, labels (B, K) float32) numpy batches in dataset order.
     An eager pipeline is built (its functions traced) here and now, but nothing is read before the first next():
     a reader made in the untimed constructor pays no tracing inside the budget."""
+    if isinstance(dataset, NumpyDataset):
+        return _numpy_batches(dataset, frames, side, batch, letterbox)
     if _is_graph_dataset(dataset):
         return _graph_batches(dataset, frames, side, batch, letterbox)
     pipeline = (dataset.map(_preprocess_fn(frames, side, letterbox), num_parallel_calls=tf.data.AUTOTUNE,
@@ -135,7 +176,7 @@ class StreamReader:
     `read(limit, deadline)` stops after `limit` more examples, at `deadline` (time.monotonic()), or at the end.
     """
 
-    def __init__(self, dataset: tf.data.Dataset, frames: int, side: int, cap: int,
+    def __init__(self, dataset: tf.data.Dataset | NumpyDataset, frames: int, side: int, cap: int,
                  value_range: ValueRange | None = None, batch: int = READ_BATCH, letterbox: bool = False) -> None:
         self.store = ExampleStore(frames, side)
         self.cap = cap
@@ -189,7 +230,7 @@ class StreamReader:
         except StopIteration:
             self.exhausted = True
             return None
-        except tf.errors.OpError as error:
+        except (DatasetError, *_TF_READ_ERRORS) as error:
             message = first_line(error)
             raise DataReadError(f"dataset cannot be decoded after {self.store.count} examples: {message}") from None
 

@@ -2,7 +2,8 @@
 tf.data datasets that ingestion hands to train/test.
 
 The datasets ingestion passes are decoded at full size, one JPEG at a time at about 500-800 images/s for 128 px
-photos. The early heads look at 16-64 px only, so reading the compressed bytes ourselves and decoding them at
+photos. The first read and the early heads need a small side only (the
+config's `side`, 33-127 px in the tuned configs), so reading the compressed bytes ourselves and decoding them at
 a reduced JPEG DCT scale (autodl_format.reader, `get_reduced_dataset`) is several times faster. The files are
 found as the winning solutions find the test metadata: get_dataset_name() is the train directory, and the test
 directory is the same path with 'train' replaced by 'test' (protocol 1.2). On the platform the files are there
@@ -12,17 +13,22 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autodl_format.errors import first_line
-from autodl_format.frameworks import tf
+from autodl_format.examples import NumpyDataset
 from autodl_format.metadata import test_dir_beside
 from autodl_format.reader import AutoDLDataset
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 class RecordSource:
     """The train and test files, opened once (outside the budget: the Model constructor), or None for a subset
     whose files cannot be used. `dataset(subset, side, given)` returns what to read: the files decoded at
-    reduced scale for `side`, or `given` (the dataset from ingestion) when the files are unusable."""
+    reduced scale for `side`, or `given` (the dataset from ingestion) when the files are unusable. Without
+    TensorFlow the files give NumpyDatasets (autodl_format.reader)."""
 
     def __init__(self, metadata, log: logging.Logger) -> None:
         self.subsets: dict[str, AutoDLDataset | None] = {}
@@ -47,8 +53,8 @@ class RecordSource:
     def has_files(self, subset: str) -> bool:
         return self.subsets.get(subset) is not None
 
-    def dataset(self, subset: str, side: int, frames: int, given: tf.data.Dataset | None,
-                shuffle_buffer: int | None = None) -> tf.data.Dataset:
+    def dataset(self, subset: str, side: int, frames: int, given: tf.data.Dataset | NumpyDataset | None,
+                shuffle_buffer: int | None = None) -> tf.data.Dataset | NumpyDataset:
         """Images, or videos with `frames` frames each (only those decoded) when read from the files;
         shuffle_buffer: from the files, examples drawn at random from a buffer of that many records."""
         files = self.subsets.get(subset)

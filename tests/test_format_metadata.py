@@ -17,7 +17,7 @@ def test_miniciao_train_metadata(miniciao_dir):
     assert meta.is_compressed() and not meta.is_sparse()
     assert meta.get_label_to_index_map()["airplane"] == 0 and meta.get_label_to_index_map()["truck"] == 9
     assert meta.get_channel_to_index_map() == {} and meta.get_feature_to_index_map() == {}
-    assert meta.metadata_["matrix_spec"][0]["has_locality_row"] is True
+    assert meta.metadata_.matrix_spec[0].has_locality_row is True
     name = meta.get_dataset_name()
     assert name.endswith("miniciao.data/train") and Path(name) == train_dir
     # The compatibility trap (protocol 1.2): winning solutions read the test size this way.

@@ -128,7 +128,7 @@ def test_cli_converts_gtsrb_clips_to_jpeg_sequences(gtsrb_dir, tmp_path):
     assert make_dataset.main(["--source", f"video-folder:{gtsrb_dir}", "--out", str(tmp_path)]) == 0
     task = load_task(tmp_path / GTSRB)
     meta = task.train.get_metadata()
-    assert meta.get_tensor_shape() == (30, 32, 32, 3) and meta.metadata_.get("is_sequence") is True
+    assert meta.get_tensor_shape() == (30, 32, 32, 3) and meta.metadata_.is_sequence is True
     assert task.train.get_metadata().size() + task.test.get_metadata().size() == 150
     frames = _first_frames(task.train.subset_dir)
     assert len(frames) == 30 and all(frame[:2] == b"\xff\xd8" for frame in frames)  # one JPEG per frame

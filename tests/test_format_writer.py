@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodl_format import writer as writer_module
+from autodl_format.offline import writer as writer_module
 from autodl_format.image_set import ImageSet, stratified_split
 from autodl_format.reader import load_task
 from autodl_format.offline.sources import from_image_folder, from_tfds
@@ -132,7 +132,7 @@ def test_video_round_trip(tmp_path, lengths, sequence_size):
     train, test = image_set.subset([0, 1, 2, 3]), image_set.subset([4, 5])
     task = load_task(write_dataset(train, test, tmp_path, "clips"))
     meta = task.train.get_metadata()
-    assert meta.get_tensor_shape() == (sequence_size, 12, 16, 1) and meta.metadata_["is_sequence"] is True
+    assert meta.get_tensor_shape() == (sequence_size, 12, 16, 1) and meta.metadata_.is_sequence is True
     _assert_pixels_equal(_read_all(task.train)[0], train)
     _assert_pixels_equal(_read_all(task.test)[0], test)
     assert "domain : video" in (tmp_path / "clips" / "clips_public.info").read_text()

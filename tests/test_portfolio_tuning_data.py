@@ -37,7 +37,7 @@ def test_tuning_split_holds_the_meta_train_examples_in_the_converters_encoding(s
     task = load_task(tuning_dir)
     meta = task.train.get_metadata()
     assert meta.get_tensor_shape() == shape
-    assert bool(meta.metadata_.get("is_sequence")) == (shape[0] > 1)
+    assert meta.metadata_.is_sequence == (shape[0] > 1)
     n_train, n_test = meta.size(), task.test.get_metadata().size()
     assert n_train + n_test == known.train.get_metadata().size()  # meta-train only: meta-test never reaches tuning
     assert n_train > n_test > 0

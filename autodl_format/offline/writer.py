@@ -20,12 +20,12 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from autodl_format.image_set import ImageSet
+from autodl_format.protos import DataSpecification, MatrixSpec
 from autodl_format.textproto import format_data_specification
 from autodl_format.frameworks import tf
 
@@ -72,27 +72,14 @@ def _common(values: set[int]) -> int:
 
 
 def _metadata(image_set: ImageSet, shape: tuple[int, int, int, int], encoding: str,
-              label_names: list[str] | None) -> dict[str, Any]:
+              label_names: list[str] | None) -> DataSpecification:
     sequence_size, rows, cols, channels = shape
-    spec: dict[str, Any] = {
-        "is_sequence": image_set.is_video,
-        "sample_count": len(image_set),
-        "sequence_size": sequence_size,
-        "output_dim": image_set.num_classes,
-        "matrix_spec": [{
-            "col_count": cols,
-            "row_count": rows,
-            "num_channels": channels,
-            "is_sequence_col": False,
-            "is_sequence_row": False,
-            "has_locality_col": True,
-            "has_locality_row": True,
-            "format": "DENSE" if encoding == "dense" else "COMPRESSED",
-        }],
-    }
-    if label_names:
-        spec["label_to_index_map"] = {label: index for index, label in enumerate(label_names)}
-    return spec
+    matrix = MatrixSpec(col_count=cols, row_count=rows, num_channels=channels, is_sequence_col=False,
+                        is_sequence_row=False, has_locality_col=True, has_locality_row=True,
+                        format=MatrixSpec.DENSE if encoding == "dense" else MatrixSpec.COMPRESSED)
+    return DataSpecification(is_sequence=image_set.is_video, sample_count=len(image_set),
+                             sequence_size=sequence_size, output_dim=image_set.num_classes, matrix_spec=[matrix],
+                             label_to_index_map={label: index for index, label in enumerate(label_names or [])})
 
 
 def _encode_frame(frame: np.ndarray, encoding: str) -> bytes:
