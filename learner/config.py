@@ -93,7 +93,7 @@ class LearnerConfig:
     test_memory_share: int = knob(3, "the cached test set may take at most 1/this of the machine's memory",
                                   low=1, high=100)
     early_predictions: bool = knob(True, "False: no first ridge predictions, fine-tune then predict once at the end")
-    pixel_head: bool = knob(True, "the very first prediction: ridge on 16x16 raw pixels (sub-second)")
+    pixel_head: bool = knob(True, "the very first prediction: ridge on raw pixels at pixel_side (sub-second)")
     prediction_growth: float = knob(1.5, "next evaluation at elapsed * growth (a geometric grid in time)",
                                     low=1.05, high=4.0, tune=(1.2, 3.0))
     min_prediction_gap_s: float = knob(2.0, "and at least this many seconds after the previous one",

@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from autodl_format.cli import command, print_error
+
 COLUMNS = ("dataset", "examples", "shape", "read_s", "choice_s", "switch_s", "config", "top1", "top1_p")
 
 
@@ -53,6 +55,7 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.benchmark_choice", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rows.append(time_choice(dataset_dir))
         except Exception as error:  # noqa: BLE001 - one dataset's problem is reported, the others still run
-            print(f"{dataset_dir}: {type(error).__name__}: {error}", file=sys.stderr)
+            print_error(f"{dataset_dir}: {type(error).__name__}: {error}")
             continue
         print(rows[-1], flush=True)
     if not rows:

