@@ -17,9 +17,20 @@ it). ``alc(..., clip_late=False)`` reproduces the official unclipped number.
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from autodl_format.errors import BadInput
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """1-based ranks of a 1-D array, tied values sharing their mean rank (scipy's rankdata 'average', in numpy:
+    the metric runs inside model.py, on machines that may lack scipy)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # first position of each run of ties
+    ends = np.r_[starts[1:], len(values)]
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)  # mean of ranks start+1 .. end
+    return ranks
 
 
 class ScoringError(BadInput):
@@ -79,7 +90,7 @@ def nauc(solution: np.ndarray, prediction: np.ndarray, source: str | None = None
         positives = solution[:, k] == 1
         n_pos = int(positives.sum())
         n_neg = solution.shape[0] - n_pos
-        ranks = rankdata(prediction[:, k], method="average")  # ties share their mean rank
+        ranks = average_ranks(prediction[:, k])
         auc = (ranks[positives].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
         per_column.append(2.0 * auc - 1.0)
     return float(np.mean(per_column))

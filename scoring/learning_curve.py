@@ -1,4 +1,5 @@
-"""Draw the AutoDL learning-curve figure (``learning-curve-NAME.png``) with matplotlib's Agg backend.
+"""Draw the AutoDL learning-curve figure (``learning-curve-NAME.png``) with matplotlib's Agg backend, where
+matplotlib is installed (a GPU box with only the run-time packages has none: scores.txt still holds the curve).
 
 Layout as the official scorer's figure (protocol 4.5): 7 x 7.07 in, x = transformed time in [0, 1] with a top axis
 in seconds, y = "score (2 * AUC - 1)" from -0.01 to 1, post-step curve over a cyan area, dashed hold from the last
@@ -9,8 +10,6 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from autodl_format.files import atomic_path
 from autodl_format.metrics import transform_time
@@ -30,8 +29,14 @@ def plot_learning_curve(
     path: str | os.PathLike,
     task_name: str,
     t0: float = 60.0,
-) -> None:
-    """Save the learning curve of one task as a PNG at ``path`` (written to a temporary name, then renamed)."""
+) -> bool:
+    """Save the learning curve of one task as a PNG at ``path`` (written to a temporary name, then renamed).
+    Returns False, drawing nothing, when matplotlib is not installed."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
     # A bare Figure (no pyplot) keeps no global state between the redraws of a long scoring run.
     figure = Figure(figsize=(7, 7.07))
     FigureCanvasAgg(figure)
@@ -68,3 +73,4 @@ def plot_learning_curve(
 
     with atomic_path(path) as temporary:  # a hidden name, so the HTML page never embeds half a file
         figure.savefig(temporary, format="png")
+    return True

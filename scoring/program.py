@@ -120,6 +120,7 @@ class TaskScorer:
     t0: float = T0
     scored: dict[int, _Scored] = field(default_factory=dict)
     skipped: set[int] = field(default_factory=set)
+    curve_warned: bool = False  # the missing-matplotlib warning is given once per run
 
     def __post_init__(self) -> None:
         self.task_name = self.solution_path.name[: -len(".solution")]
@@ -174,7 +175,7 @@ class TaskScorer:
     def write_outputs(self, start: StartInfo, refresh: bool) -> ScoreResult:
         """Curve PNG first, then the HTML page that embeds it, then scores.txt."""
         result = self.result(start)
-        plot_learning_curve(
+        drawn = plot_learning_curve(
             result.timestamps,
             result.nauc,
             start.time_budget,
@@ -183,6 +184,9 @@ class TaskScorer:
             self.task_name,
             t0=self.t0,
         )
+        if not drawn and not self.curve_warned:
+            _log("warning: matplotlib is not installed: no learning-curve PNG (scores.txt holds the curve)")
+            self.curve_warned = True
         write_detailed_results(self.score_dir, refresh=refresh)
         write_scores_file(self.score_dir / "scores.txt", result)
         return result

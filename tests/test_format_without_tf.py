@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from autodl_format.errors import DatasetError
 from autodl_format.offline.convert import make_dataset, subsample
@@ -38,7 +39,7 @@ def _without_tf(*args: str) -> subprocess.CompletedProcess:
 def datasets(tmp_path_factory, autodl_raw_root, miniciao_dir) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("sets")
     found = {"miniciao": miniciao_dir}
-    for name, count, encoding in (("hurricane_damage_sat", 40, "jpeg"), ("quickdraw_6cls_28px", 40, "png"),
+    for name, count, encoding in (("hurricane_damage_sat", 40, "jpeg"), ("quickdraw_6cls_28px", 240, "png"),
                                   ("gtsrb_track_clips_video", 12, "jpeg")):
         image_set = subsample(from_shared_raw(name, autodl_raw_root), count, seed=0)
         found[name] = make_dataset(image_set, root, name, 0.25, encoding, seed=0)
@@ -142,3 +143,19 @@ def test_an_undecodable_image_names_the_file_and_record_both_ways(miniciao_dir, 
     assert str(caught.value).startswith(prefix)
     done = _without_tf("snapshot", tmp_path, broken)
     assert done.returncode != 0 and prefix in done.stderr.splitlines()[-1]
+
+
+def test_ingestion_and_scoring_run_model_py_without_tensorflow(datasets, tmp_path):
+    # As on a GPU box with torch and protobuf only: no TensorFlow, scipy or matplotlib either.
+    dataset = datasets["quickdraw_6cls_28px"]
+    missing = "--also=scipy,matplotlib"
+    ingestion = _without_tf(missing, "module", "ingestion", "--dataset_dir", dataset, "--code_dir", REPO_ROOT,
+                            "--output_dir", tmp_path / "predictions", "--time_budget", 20, "--hard_stop")
+    assert ingestion.returncode == 0, ingestion.stderr[-3000:]
+    assert ingestion.stderr.count("TensorFlow cannot be imported") == 1
+    scoring = _without_tf(missing, "module", "scoring", "--solution_dir", dataset, "--prediction_dir",
+                          tmp_path / "predictions", "--score_dir", tmp_path / "scores")
+    assert scoring.returncode == 0, scoring.stderr[-3000:]
+    assert "matplotlib is not installed" in scoring.stderr
+    scores = yaml.safe_load((tmp_path / "scores" / "scores.txt").read_text())
+    assert scores["timestamps"] and scores["score"] > 0.3, scores  # chance is 0; the pixel head alone gets ~0.8

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from autodl_format.metrics import ScoringError, alc, nauc, soft_accuracy, transform_time, valid_columns
+from autodl_format.metrics import (ScoringError, alc, average_ranks, nauc, soft_accuracy, transform_time,
+                                   valid_columns)
 from scoring.score import read_prediction, read_solution, score_predictions
 
 
@@ -160,3 +161,14 @@ def test_score_predictions_empty_and_multilabel() -> None:
     assert (empty.alc, empty.nauc, empty.timestamps, empty.accuracy, empty.duration) == (0.0, [], [], None, 0.0)
     scored = score_predictions(multilabel, [(0.0, multilabel)], time_budget=1200.0)
     assert scored.alc == 1.0 and scored.accuracy is None
+
+
+def test_average_ranks_are_scipys_rankdata():
+    # The metric ranks with numpy (model.py runs it where scipy may be missing); scipy is the reference.
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        values = rng.integers(0, rng.integers(1, 12), size=rng.integers(1, 40)).astype(np.float64)  # many ties
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values, method="average"))
+    np.testing.assert_array_equal(average_ranks(np.array([0.5, 0.1, 0.5, 0.9])), [2.5, 1.0, 2.5, 4.0])

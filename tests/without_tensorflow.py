@@ -2,6 +2,7 @@
 `sys.modules["tensorflow"] = None` makes every `import tensorflow` raise ImportError.
 
     python tests/without_tensorflow.py module ingestion --dataset_dir ...   # any `python -m` module
+    python tests/without_tensorflow.py --also=scipy,matplotlib module ...   # more missing packages, as on a GPU box
     python tests/without_tensorflow.py snapshot OUT_DIR DATASET_DIR...     # what the readers give: OUT_DIR/NAME.npz
 
 Run as a file (not `-m tests.…`), so that nothing is imported before TensorFlow is blocked.
@@ -43,9 +44,12 @@ def snapshot(dataset_dir: Path, out: Path) -> None:
 
 
 def main() -> None:
-    sys.modules["tensorflow"] = None  # before anything of ours is imported
+    arguments = sys.argv[1:]
+    also = arguments.pop(0)[len("--also="):].split(",") if arguments[0].startswith("--also=") else []
+    for name in ("tensorflow", *also):  # before anything of ours is imported
+        sys.modules[name] = None
     sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the checkout, not tests/
-    what, *rest = sys.argv[1:]
+    what, *rest = arguments
     if what == "snapshot":
         for dataset_dir in rest[1:]:
             snapshot(Path(dataset_dir), Path(rest[0]) / f"{Path(dataset_dir).name}.npz")
