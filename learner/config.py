@@ -4,8 +4,10 @@ are not settings are named constants, with their reason, in the modules that use
 learner.validation.MIN_VALIDATION); the tuned portfolio entries were tuned with their values.
 
 Portfolio files (`portfolio/*.json` or `.yaml`) hold only what differs from these defaults; `generalist.json`
-is the default configuration. A tuned entry also holds a `tuning` record (where and how it was tuned), which is
-provenance, not a setting, and is ignored here. A bad file raises ConfigError with one line naming the file and the field.
+is the fallback configuration. Knobs declared `recipe=True` make the fine-tuning recipe, which every tuned entry
+shares (their defaults here; portfolio.offline.space: why); a tuned entry sets the others, and also holds a
+`tuning` record (where and how it was tuned), which is provenance, not a setting, and is ignored here. A bad file
+raises ConfigError with one line naming the file and the field.
 """
 from __future__ import annotations
 
@@ -35,39 +37,42 @@ class LearnerConfig:
                      low=16, high=512, tune=(32, 128), log=True)
     max_side: int = knob(128, "progressive resizing: on a plateau the side grows up to this (equal to side: "
                          "none); data is stored at this side, or the native one when smaller",
-                         low=16, high=512, tune=(32, 224), log=True, at_least="side")
+                         low=16, high=512, tune=(32, 224), log=True, at_least="side", recipe=True)
     side_growth: float = knob(1.5, "progressive resizing: factor from one side to the next", low=1.1, high=4.0,
-                              tune=(1.25, 2.0))
+                              tune=(1.25, 2.0), recipe=True)
     resize_min_passes: float = knob(2.0, "a larger side is tried only when the time left covers this many passes "
-                                    "over the train data at it", low=0.0, high=100.0)
-    optimizer: str = knob("adam", "adam, or sgd (Nesterov)", choices=("adam", "sgd"), tune=("adam", "sgd"))
+                                    "over the train data at it", low=0.0, high=100.0, recipe=True)
+    optimizer: str = knob("adam", "adam, or sgd (Nesterov)", choices=("adam", "sgd"), tune=("adam", "sgd"),
+                          recipe=True)
     lr: float = knob(3e-4, "learning rate after the warm-up; low because fine-tuning starts from the ridge head",
-                     low=1e-5, high=0.5, tune=(1e-5, 1e-1), log=True)
+                     low=1e-5, high=0.5, tune=(1e-5, 1e-1), log=True, recipe=True)
     sgd_momentum: float = knob(0.9, "SGD's Nesterov momentum", low=0.0, high=0.999, tune=(0.5, 0.99),
-                               when=("optimizer", "sgd"))
+                               when=("optimizer", "sgd"), recipe=True)
     weight_decay: float = knob(1e-6, "SGD's weight decay", low=0.0, high=0.1, tune=(1e-7, 1e-3), log=True,
-                               when=("optimizer", "sgd"))
+                               when=("optimizer", "sgd"), recipe=True)
     warmup_steps: int = knob(30, "steps of linear lr warm-up at the start of fine-tuning", low=0, high=10_000,
-                             tune=(0, 100))
+                             tune=(0, 100), recipe=True)
     lr_cut_factor: float = knob(0.3, "the lr is multiplied by this at each cut (on a plateau)", low=0.01, high=0.9,
-                                tune=(0.1, 0.5))
+                                tune=(0.1, 0.5), recipe=True)
     batch_size: int = knob(64, "frames per optimisation step (a video batch holds batch_size frames in all)",
-                           low=16, high=128, tune=(16, 128), log=True)
-    dropout: float = knob(0.1, "dropout before the linear classifier", low=0.01, high=0.99, tune=(0.01, 0.9))
+                           low=16, high=128, tune=(16, 128), log=True, recipe=True)
+    dropout: float = knob(0.1, "dropout before the linear classifier", low=0.01, high=0.99, tune=(0.01, 0.9),
+                          recipe=True)
     freeze_fraction: float = knob(0.3, "leading fraction of the backbone's parameter tensors kept frozen",
-                                  low=0.0, high=1.0, tune=(0.0, 0.9))
+                                  low=0.0, high=1.0, tune=(0.0, 0.9), recipe=True)
     adapt_batchnorm: bool = knob(False, "BatchNorm statistics of trainable layers follow the new data",
-                                 tune=(False, True))
+                                 tune=(False, True), recipe=True)
     augmentation: int = knob(1, "0 none, 1 flips + shifts, 2 also scale crops + brightness/contrast",
-                             low=0, high=2, tune=(0, 2))
+                             low=0, high=2, tune=(0, 2), recipe=True)
     video_frames_early: int = knob(2, "videos: frames per clip (sampled evenly, the rest not decoded) of the first "
                                    "reads and the ridge heads: few, so the first predictions come fast", low=1,
                                    high=64, tune=(1, 4))
     video_frames: int = knob(8, "videos: frames per clip once fine-tuning reads the data (and in its predictions)",
-                             low=1, high=64, tune=(2, 16), log=True, at_least="video_frames_early")
+                             low=1, high=64, tune=(2, 16), log=True, at_least="video_frames_early", recipe=True)
     temporal_model: str = knob("mean", "videos: how the fine-tuned network combines frames: mean (per-frame "
                                "outputs averaged) or conv (a residual temporal 1-D convolution over per-frame "
-                               "features, then their mean)", choices=TEMPORAL_MODELS, tune=TEMPORAL_MODELS)
+                               "features, then their mean)", choices=TEMPORAL_MODELS, tune=TEMPORAL_MODELS,
+                               recipe=True)
     max_train_samples: int = knob(20000, "train examples kept in memory (the first ones in file order)",
                                   low=16, high=1_000_000)
     max_train_memory_mb: int = knob(4096, "and fewer when that many would not fit in this much memory as uint8",
@@ -95,18 +100,18 @@ class LearnerConfig:
     early_predictions: bool = knob(True, "False: no first ridge predictions, fine-tune then predict once at the end")
     pixel_head: bool = knob(True, "the very first prediction: ridge on raw pixels at pixel_side (sub-second)")
     prediction_growth: float = knob(1.5, "next evaluation at elapsed * growth (a geometric grid in time)",
-                                    low=1.05, high=4.0, tune=(1.2, 3.0))
+                                    low=1.05, high=4.0, tune=(1.2, 3.0), recipe=True)
     min_prediction_gap_s: float = knob(2.0, "and at least this many seconds after the previous one",
                                        low=0.0, high=600.0)
     validation_fraction: float = knob(0.1, "of the first-read subset held out, capped by validation_max",
                                       low=0.0, high=0.5)
     validation_max: int = knob(256, "most examples held out for validation", low=0, high=100_000)
     patience: int = knob(2, "evaluations (and plateau_passes) without improvement before a resize or lr cut",
-                         low=1, high=100, tune=(1, 5))
+                         low=1, high=100, tune=(1, 5), recipe=True)
     plateau_passes: float = knob(3.0, "a side or lr level gets at least this many passes over the train data",
-                                 low=0.0, high=100.0, tune=(1.0, 5.0))
+                                 low=0.0, high=100.0, tune=(1.0, 5.0), recipe=True)
     max_lr_cuts: int = knob(3, "lr cuts in the whole run (one per plateau a side raise does not answer); the "
-                                "plateau after the last one ends training", low=0, high=20, tune=(1, 5))
+                                "plateau after the last one ends training", low=0, high=20, tune=(1, 5), recipe=True)
     seed: int = knob(0, "seeds the validation split, the weights' random parts, batch draws and augmentation "
                      "(not searched: the performance matrix runs configs at several seeds)", low=0, high=2**31 - 1)
     flip_test_after: int = knob(2, "from this many predictions on, average with horizontally flipped test "

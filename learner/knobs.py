@@ -46,6 +46,7 @@ class Knob:
     log: bool = False               # searched on a log scale
     when: tuple[str, Any] | None = None  # (other field, value): only matters when the other field has that value
     at_least: str | None = None     # another field this one may not be smaller than
+    recipe: bool = False            # part of the fine-tuning recipe every portfolio entry shares (not per dataset)
 
 
 def knob(default: Any, meaning: str, **declaration: Any) -> Any:
@@ -111,13 +112,20 @@ def non_defaults(config: Any) -> dict[str, Any]:
             if getattr(config, name) != field.default}
 
 
-def search_space(cls: type, seed: int = 0):
-    """A ConfigSpace space over the fields declared with `tune`, with their conditions and order constraints."""
+def recipe_fields(cls_or_config: Any) -> frozenset[str]:
+    """The fields declared `recipe=True`."""
+    return frozenset(name for name, (_, spec) in knobs(cls_or_config).items() if spec.recipe)
+
+
+def search_space(cls: type, seed: int = 0, recipe: bool | None = None):
+    """A ConfigSpace space over the fields declared with `tune` (only those whose `recipe` flag is `recipe`, unless
+    None), with their conditions and order constraints."""
     import ConfigSpace as CS
 
     space = CS.ConfigurationSpace(seed=seed)
     declared = knobs(cls)
-    tuned = {name: (field, spec) for name, (field, spec) in declared.items() if spec.tune is not None}
+    tuned = {name: (field, spec) for name, (field, spec) in declared.items()
+             if spec.tune is not None and recipe in (None, spec.recipe)}
     for name, (field, spec) in tuned.items():
         kind = _kind(field)
         if kind is tuple:

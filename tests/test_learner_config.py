@@ -108,3 +108,20 @@ def test_max_side_below_side_is_explained():
     with pytest.raises(ConfigError, match="max_side .* at least side"):
         config_from_dict({"side": 160})
     assert config_from_dict({"side": 160, "max_side": 160}).max_side == 160
+
+
+def test_tuned_entries_share_the_fine_tuning_recipe():
+    """Per-dataset searches tune what decides the first seconds; the recipe knobs are every entry's own defaults."""
+    from learner.knobs import recipe_fields
+    from portfolio.entries import portfolio_configs
+    from portfolio.offline.space import learner_space, per_dataset_fields
+
+    recipe = recipe_fields(LearnerConfig)
+    assert {"lr", "optimizer", "freeze_fraction", "adapt_batchnorm", "dropout", "batch_size"} <= recipe
+    searched = {name.split(":")[0] for name in learner_space().keys()}
+    assert searched and not searched & recipe
+    assert {"backbone", "side", "pixel_side"} <= searched
+    tuned = {name: fields for name, fields in portfolio_configs().items() if name != "generalist"}
+    assert len(tuned) >= 20 and all(not set(fields) & recipe for fields in tuned.values())
+    old_style = LearnerConfig(backbone="efficientnet_lite2", lr=1.2e-5, dropout=0.88)  # a search logged before
+    assert per_dataset_fields(old_style) == {"backbone": "efficientnet_lite2"}

@@ -31,7 +31,7 @@ from hpo.logs import (Evaluation, SearchLogError, Settings, completed_iterations
                       planned_iterations, settings_of)
 from learner.config import PORTFOLIO_DIR, TUNING_RECORD
 from meta_classifier.known import load_catalogue
-from portfolio.offline.space import learner_space, to_learner_config
+from portfolio.offline.space import learner_space, per_dataset_fields, to_learner_config
 from portfolio.offline.tuning_data import DEFAULT_TUNING_ROOT, TuningDataError, ensure_tuning_dataset
 from autodl_format.offline.paths import REPO_ROOT
 
@@ -95,10 +95,11 @@ def tune_dataset(name: str, workers: int, settings: Settings, n_iterations: int,
 
 
 def portfolio_entry(name: str, evaluations: list[Evaluation], command: str) -> dict:
-    """The fields of the best config on the top budget that differ from the defaults, plus its tuning record."""
+    """The per-dataset fields of the best config on the top budget that differ from the defaults, plus its tuning
+    record."""
     best = best_on_top_budget(evaluations)
     fingerprint = load_catalogue()["fingerprint_network"]
-    entry = to_learner_config(best.config).to_dict()
+    entry = per_dataset_fields(to_learner_config(best.config))
     entry[TUNING_RECORD] = {
         "dataset": name, "alc": round(1.0 - best.loss, 4), "budget_s": best.budget,
         "evaluations": len(evaluations), "fingerprint_network": fingerprint["backbone"],
