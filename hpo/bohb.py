@@ -5,6 +5,7 @@ On a cluster (every party reaches the name server's host and port; see README "T
     each worker:  serve(objective, run_id, ns_host, ns_port, host)  blocks until the master is done
     the master:   run_master(space, run_id, ns_host, ns_port, log_dir, settings, n_iterations, host)
 In one process (small searches, e.g. the meta-classifier's): run_bohb(space, objective, ...).
+Jobs without BOHB (the performance matrix's cells) go to the same workers through start_dispatcher.
 
 The master logs every finished evaluation at once and resumes from its log folder (hpo.logs).
 """
@@ -14,6 +15,7 @@ import importlib
 import logging
 import math
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -76,10 +78,13 @@ def _worker_class():
     return ObjectiveWorker
 
 
-def make_worker(objective: Objective, run_id: str, ns_host: str, ns_port: int, host: str = LOOPBACK):
+def make_worker(objective: Objective, run_id: str, ns_host: str, ns_port: int, host: str = LOOPBACK,
+                number: int | None = None):
+    """A worker of `run_id`; `number` tells apart workers of one process (hpbandster names a worker by host and
+    pid, and without it the second would replace the first at the name server)."""
     configure_pyro()
     return _worker_class()(objective, run_id=run_id, nameserver=ns_host, nameserver_port=ns_port, host=host,
-                           logger=quiet_logger("worker"))
+                           logger=quiet_logger("worker"), id=number)
 
 
 def serve(objective: Objective, run_id: str, ns_host: str, ns_port: int, host: str = LOOPBACK) -> None:
@@ -119,6 +124,32 @@ def _dispatcher_class():
                         self.discover_cond.notify()
 
     return DeadWorkerTolerantDispatcher
+
+
+def start_dispatcher(on_result: Callable[[Any], None], run_id: str, ns_host: str, ns_port: int,
+                     host: str = LOOPBACK, on_workers: Callable[[int], None] | None = None,
+                     ping_interval: int = 2):
+    """hpbandster's job queue without an optimiser (the performance matrix's cells): its Dispatcher (tolerant of
+    workers dying while idle) serving in a background thread, as hpbandster's Master runs it. Jobs go in with
+    `dispatcher.submit_job(job_id, config=..., budget=...)` and reach whichever worker of `run_id` is idle;
+    `on_result(job)` gets each finished hpbandster Job (job.result, or job.exception when it failed or its worker
+    died), `on_workers(n)` the pool size when it changes. Returns (dispatcher, thread); end it with
+    `dispatcher.shutdown(shutdown_workers)` then `thread.join()`. RuntimeError when no name server answers."""
+    configure_pyro()
+    import Pyro4
+
+    try:  # the dispatcher's thread would die on this unseen, and the jobs wait for ever
+        Pyro4.locateNS(host=ns_host, port=ns_port)._pyroRelease()
+    except Pyro4.errors.NamingError:
+        raise RuntimeError(f"no name server at {ns_host}:{ns_port}") from None
+    dispatcher = _dispatcher_class()(on_result, run_id=run_id, ping_interval=ping_interval, nameserver=ns_host,
+                                     nameserver_port=ns_port, host=host, logger=quiet_logger("dispatcher"),
+                                     queue_callback=on_workers)
+    thread = threading.Thread(target=dispatcher.run, name="dispatcher", daemon=True)
+    thread.start()
+    while not hasattr(dispatcher, "pyro_daemon"):  # shutdown() needs the daemon that run() makes
+        time.sleep(0.01)
+    return dispatcher, thread
 
 
 def _bohb_class():
@@ -174,7 +205,7 @@ def best_on_top_budget(evaluations: list[Evaluation]) -> Evaluation:
     return min((e for e in finished if e.budget == top), key=lambda e: e.loss)
 
 
-def _stop_thread_worker(worker, wait_seconds: float = 10.0) -> None:
+def stop_thread_worker(worker, wait_seconds: float = 10.0) -> None:
     """Shut down a background worker the master did not get to (an error before or during the run); its Pyro4
     daemon appears only once its thread has started."""
     end = time.monotonic() + wait_seconds
@@ -200,6 +231,6 @@ def run_bohb(space, objective: Objective, min_budget: float, max_budget: float, 
                                      seed=seed)
     finally:
         if worker is not None:
-            _stop_thread_worker(worker)
+            stop_thread_worker(worker)
         server.shutdown()
     return best_on_top_budget(evaluations).config, evaluations
