@@ -4,6 +4,7 @@ heads, and what it needs to switch. The learner only drives the stage; which con
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -22,10 +23,22 @@ class TrainSample(Protocol):
         (time.monotonic()); learner.feed.DataFeed.random_train_sample."""
 
 
+@dataclass(frozen=True)
+class MeasuredSpeed:
+    """The run's own inference cost (learner.runner.NetRunner.seconds_per_frame: the constructor's warm-up, then
+    the mean of its passes at this side), by which a choice compares this machine with the one its records were
+    measured on. No training step has run when the choice is made, so inference is the measure there is."""
+    backbone: str
+    side: int
+    seconds_per_frame: float
+
+
 class ConfigChoice(Protocol):
-    def choose(self, sample: TrainSample, frames: int) -> tuple[str, LearnerConfig]:
+    def choose(self, sample: TrainSample, frames: int, budget: float,
+               speed: MeasuredSpeed) -> tuple[str, LearnerConfig]:
         """(name, config) to go on with, from train examples read through `sample` (videos with up to `frames`
-        frames). It logs its own line; any exception means no choice, and the run keeps its config."""
+        frames), for a run of time budget `budget` (seconds) on a machine of speed `speed`. It logs its own line;
+        any exception means no choice, and the run keeps its config."""
 
     def prepared_backbone(self, name: str) -> Backbone | None:
         """The pretrained backbone `name` built beforehand (untouched; handed over once), else None."""

@@ -32,7 +32,7 @@ import torch
 from autodl_format.errors import first_line
 from learner.backbones import PYPI_BACKBONES, Backbone, build_first_available
 from learner.best import BestSoFar, Source
-from learner.choice import MIN_SECONDS_LEFT, ConfigChoice
+from learner.choice import MIN_SECONDS_LEFT, ConfigChoice, MeasuredSpeed
 from learner.clock import Clock
 from learner.config import LearnerConfig
 from learner.data import is_multilabel
@@ -138,7 +138,8 @@ class Learner:
                               MIN_SECONDS_LEFT)
             return False
         try:
-            name, config = choice.choose(self.run.feed.random_train_sample, self.run.frames)
+            speed = MeasuredSpeed(self.run.net.backbone_name, self.run.side, self.run.runner.seconds_per_frame)
+            name, config = choice.choose(self.run.feed.random_train_sample, self.run.frames, clock.budget, speed)
             if config == self.run.cfg:
                 return False
             start = time.monotonic()

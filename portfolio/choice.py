@@ -14,18 +14,24 @@ matrix column); its probability mass is dropped and the rest renormalised. The s
 classifier to use (`classifier_dir`, one trained without those datasets), and a `seed` for the run's learners:
 that is how the leave-one-dataset-out benchmark (portfolio.offline.lodo, scripts.benchmark) runs the real model.py through
 AUTODL_CHOICE_FILE.
+
+The matrix the rules read is a Chooser's `matrix`: the run's stage 4 reads the matrices at the run's effective
+budget (`at_budget`; portfolio.entries.BudgetMatrices.at interpolates in log T, portfolio.speed makes the budget),
+the prior at the smallest measured one (`load`). The rules that read it (`expected`, the best-mean fallback of
+`calibrated`, the prior) choose among the configs that have a row in it: between two measured budgets, only those
+measured at both. `nearest` reads no matrix and chooses among the whole portfolio at any budget.
 """
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR, ConfigError
-from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_matrix
+from portfolio.entries import BudgetMatrices, Matrix, portfolio_configs
 
 RULES = ("nearest", "expected", "calibrated")
 CHOICE_FILE = PORTFOLIO_DIR / "choice.json"  # the Model's default rule and its calibrated parameters
@@ -103,10 +109,18 @@ class Chooser:
 
     @classmethod
     def load(cls, settings: ChoiceSettings | None = None, portfolio_dir: Path = PORTFOLIO_DIR,
-             matrix_path: Path = MATRIX_FILE) -> Chooser:
+             matrices: BudgetMatrices | None = None) -> Chooser:
+        """The portfolio's chooser, reading its matrices (default: those in `portfolio_dir`) at the smallest
+        measured budget: the prior is chosen there, since the start decides the first seconds, which is what the
+        short-budget matrix measures. `at_budget` reads them at the run's budget."""
         settings = settings or load_settings()
-        matrix = read_matrix(matrix_path) if matrix_path.exists() else {}
+        matrices = matrices if matrices is not None else BudgetMatrices.load(portfolio_dir)
+        matrix = matrices.at(matrices.budgets[0]) if matrices.budgets else {}
         return cls(sorted(portfolio_configs(portfolio_dir)), matrix, settings, frozenset(settings.exclude))
+
+    def at_budget(self, matrices: BudgetMatrices, budget: float) -> Chooser:
+        """This chooser reading `matrices` at `budget` (BudgetMatrices.at: interpolated in log T)."""
+        return replace(self, matrix=matrices.at(budget))
 
     def choose(self, probabilities: dict[str, float]) -> Choice:
         probs = {name: p for name, p in probabilities.items() if name not in self.exclude}

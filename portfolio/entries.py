@@ -1,14 +1,17 @@
-"""Reading the portfolio as a run uses it: its configs by name and the performance matrix (no tuning code here:
-model.py imports this inside the upload zip)."""
+"""Reading the portfolio as a run uses it: its configs by name and the performance matrices, one per measured
+budget, read at any budget (no tuning code here: model.py imports this inside the upload zip)."""
 from __future__ import annotations
 
 import csv
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR, TUNING_RECORD
 
-MATRIX_FILE = PORTFOLIO_DIR / "performance_matrix.csv"
+MATRIX_FILE = PORTFOLIO_DIR / "performance_matrix.csv"  # the T = 20 s matrix; those of other budgets beside it
+SIDECAR_SUFFIX = ".settings"  # a matrix's budget, beside its file (not .json: those are configs)
 Matrix = dict[str, dict[str, float]]  # config -> dataset -> ALC
 
 
@@ -52,3 +55,72 @@ def read_matrix(path: Path = MATRIX_FILE) -> Matrix:
             for dataset, alc in row.items():
                 runs.setdefault(config, {}).setdefault(dataset, []).append(alc)
     return {config: {dataset: sum(alcs) / len(alcs) for dataset, alcs in row.items()} for config, row in runs.items()}
+
+
+@dataclass(frozen=True)
+class BudgetMatrices:
+    """The performance matrices measured at different budgets T (seconds of the matrix machine: one torch thread
+    of the CPU that `lookup_table_cpu.csv` describes), each the mean over its seed files, read at any T by `at`.
+
+    A matrix is found by its sidecar (`performance_matrix*.settings`, JSON, `budget_s`: the budget is what the
+    sidecar says, not the file name) with its cells in the `.csv` beside it."""
+    matrices: dict[float, Matrix]  # budget -> matrix, by ascending budget
+    paths: dict[float, Path]       # budget -> its seed-0 file
+
+    @classmethod
+    def load(cls, portfolio_dir: Path = PORTFOLIO_DIR) -> BudgetMatrices:
+        """Every matrix in `portfolio_dir` that has cells; two at the same budget are refused (which one counts?)."""
+        matrices: dict[float, Matrix] = {}
+        paths: dict[float, Path] = {}
+        for sidecar in sorted(portfolio_dir.glob(f"{MATRIX_FILE.stem}*{SIDECAR_SUFFIX}")):
+            budget = float(json.loads(sidecar.read_text())["budget_s"])
+            if budget in paths:
+                raise ValueError(f"{sidecar}: a second matrix at T = {budget:g} s beside {paths[budget]}")
+            matrix = read_matrix(sidecar.with_suffix(MATRIX_FILE.suffix))
+            if matrix:  # portfolio.offline.matrix writes the sidecar before the first cell
+                matrices[budget], paths[budget] = matrix, sidecar.with_suffix(MATRIX_FILE.suffix)
+        order = sorted(matrices)
+        return cls({b: matrices[b] for b in order}, {b: paths[b] for b in order})
+
+    @property
+    def budgets(self) -> list[float]:
+        return list(self.matrices)
+
+    def used(self, budget: float) -> list[float]:
+        """The measured budgets the matrix at `budget` is read from: that one when measured, the smallest below
+        it, the largest beyond it, else the two around it; [] without a matrix."""
+        budgets = self.budgets
+        if not budgets:
+            return []
+        if budget in self.matrices:
+            return [budget]
+        if budget < budgets[0]:
+            return budgets[:1]
+        if budget > budgets[-1]:
+            return budgets[-1:]
+        upper = next(i for i, measured in enumerate(budgets) if measured > budget)
+        return budgets[upper - 1:upper + 1]
+
+    def at(self, budget: float) -> Matrix:
+        """The matrix at `budget`: a measured one as it is; between two measured budgets T1 < T < T2 every cell
+        linear in log T between its two measured ALCs, with only the configs and cells measured at both (an ALC
+        grows with T, so a cell from one end alone would not compare with the others); below the smallest the
+        smallest, beyond the largest the largest; {} without a matrix."""
+        used = self.used(budget)
+        if len(used) < 2:
+            return self.matrices[used[0]] if used else {}
+        (low, high), (t1, t2) = (self.matrices[t] for t in used), used
+        weight = math.log(budget / t1) / math.log(t2 / t1)
+        interpolated = {config: {dataset: (1 - weight) * low[config][dataset] + weight * high[config][dataset]
+                                 for dataset in sorted(low[config].keys() & high[config].keys())}
+                        for config in sorted(low.keys() & high.keys())}
+        return {config: row for config, row in interpolated.items() if row}
+
+    def describe(self, budget: float) -> str:
+        """Which measured matrices the reading at `budget` comes from, for the log."""
+        used = self.used(budget)
+        if not used:
+            return "no matrix"
+        if len(used) == 2:
+            return f"matrices at {used[0]:g} and {used[1]:g} s, interpolated"
+        return f"matrix at {used[0]:g} s"

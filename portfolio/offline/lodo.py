@@ -3,6 +3,7 @@
     python -m portfolio.offline.lodo                             # table + calibration -> docs/benchmark_meta/
     python -m portfolio.offline.lodo --runs B/results.csv        # with the outside baselines and real meta_RULE runs
     python -m portfolio.offline.lodo --write-choice              # also portfolio/choice.json: the winning rule, calibrated
+    python -m portfolio.offline.lodo --budget 120 --out docs/benchmark_meta/T120   # the matrices read at T = 120 s
 
 For every known dataset d with a complete matrix column: a precalc meta-classifier with the shipped config is
 trained on the other datasets' meta-train fingerprints (saved under runs/lodo/<d>/, reused when there) and shown
@@ -19,6 +20,12 @@ Calibration of the `calibrated` rule, on LODO: the temperature minimises the neg
 dataset whose config does best on d" under the sharpened probabilities; the threshold then maximises the rule's
 mean ALC. The table's `calibrated` column is nested: d's row is fitted on the other datasets only (with d's config
 and column also left out). The shipped choice.json is fitted on all of them.
+
+`--matrix` (the default) reads one matrix file as it is. `--budget T` reads the matrices beside it the way a run
+does at an effective budget T (portfolio.entries.BudgetMatrices: found by their sidecars, interpolated in log T);
+the portfolio is then the configs measured there, and every rule, `nearest` too, chooses among them, since a choice
+needs a cell to be scored. A run's `nearest` chooses among the whole portfolio at any budget, so where the matrix
+at T holds a reduced portfolio the table's `nearest` is that of the reduced portfolio.
 """
 from __future__ import annotations
 
@@ -37,10 +44,11 @@ import numpy as np
 
 from autodl_format.cli import command, print_error
 from autodl_format.files import write_atomic
-from learner.config import DEFAULT_CONFIG
+from learner.config import DEFAULT_CONFIG, PORTFOLIO_DIR
 from portfolio.offline.analysis import as_array
 from portfolio.choice import CHOICE_FILE, RULES, Chooser, ChoiceSettings, load_settings
-from portfolio.entries import MATRIX_FILE, Matrix, portfolio_configs, read_cells, read_matrix, seed_files
+from portfolio.entries import (MATRIX_FILE, SIDECAR_SUFFIX, BudgetMatrices, Matrix, portfolio_configs, read_cells,
+                               read_matrix, seed_files)
 from autodl_format.offline.paths import REPO_ROOT
 
 LODO_DIR = REPO_ROOT / "runs" / "lodo"            # per left-out dataset: its classifier and probabilities
@@ -147,10 +155,14 @@ def seed_range(seeds: dict[str, int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def column_seeds(path: Path, configs: list[str], datasets: list[str]) -> dict[str, int]:
-    """How many seeds' files have every config's cell of each dataset (the matrix cells are their means)."""
-    complete = [set(complete_datasets(read_cells(file), configs)) for file in seed_files(path)]
-    return {d: sum(d in names for names in complete) for d in datasets}
+def column_seeds(paths: list[Path], configs: list[str], datasets: list[str]) -> dict[str, int]:
+    """How many seeds' files have every config's cell of each dataset (the matrix cells are their means); for a
+    reading between two budgets (several matrices) the fewest of them."""
+    counts = []
+    for path in paths:
+        complete = [set(complete_datasets(read_cells(file), configs)) for file in seed_files(path)]
+        counts.append({d: sum(d in names for names in complete) for d in datasets})
+    return {d: min(count[d] for count in counts) for d in datasets}
 
 
 def subset_report(rows: list[dict], seeds: dict[str, int]) -> str:
@@ -369,7 +381,12 @@ def plot_table(rows: list[dict], default: str, path: Path) -> None:
 @command
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--matrix", type=Path, default=MATRIX_FILE)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--matrix", type=Path, default=MATRIX_FILE, help="one matrix file, as it is (the default)")
+    source.add_argument("--budget", type=float, help="T, seconds: the matrices in --matrices_dir read at T as a run "
+                        "reads them (interpolated in log T); the portfolio is the configs they measured")
+    parser.add_argument("--matrices_dir", type=Path, default=PORTFOLIO_DIR,
+                        help="where --budget finds the matrices (by their .settings sidecars)")
     parser.add_argument("--runs", type=Path, nargs="*", default=[],
                         help="results.csv files of scripts.benchmark on the tuning splits: the outside baselines "
                              "and the real meta_RULE runs")
@@ -380,12 +397,22 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    if not seed_files(args.matrix):  # read_matrix reads no file as an empty matrix, lodo needs one
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.matrix))
-    matrix, configs = read_matrix(args.matrix), sorted(portfolio_configs())
-    datasets = complete_datasets(matrix, configs)
+    if args.budget is None:
+        if not seed_files(args.matrix):  # read_matrix reads no file as an empty matrix, lodo needs one
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.matrix))
+        matrix, configs, files = read_matrix(args.matrix), sorted(portfolio_configs()), [args.matrix]
+        sidecar = args.matrix.with_suffix(SIDECAR_SUFFIX)
+        budget = json.loads(sidecar.read_text())["budget_s"] if sidecar.is_file() else None
+        source = str(args.matrix)
+    else:
+        matrices = BudgetMatrices.load(args.matrices_dir)
+        matrix, budget = matrices.at(args.budget), args.budget
+        configs = [config for config in sorted(portfolio_configs()) if config in matrix]
+        files = [matrices.paths[measured] for measured in matrices.used(args.budget)]
+        source = f"{args.matrices_dir}, {matrices.describe(args.budget)}"
+    datasets = complete_datasets(matrix, configs) if configs else []
     if not datasets:
-        print_error(f"{args.matrix}: no dataset has a cell for every portfolio config (python -m "
+        print_error(f"{source}: no dataset has a cell for every portfolio config (python -m "
                     "portfolio.offline.matrix status)")
         return 1
     probabilities = lodo_probabilities(datasets, args.lodo_dir)
@@ -394,12 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     means = summary(rows)
     default = max(RULES, key=means.get)
     calibration = fit_calibration(matrix, configs, probabilities)
-    budget = json.loads(args.matrix.with_suffix(".settings").read_text())["budget_s"] \
-        if args.matrix.with_suffix(".settings").is_file() else None
-    seeds = column_seeds(args.matrix, configs, datasets)
+    seeds = column_seeds(files, configs, datasets)
     text = report(rows, means, default, budget) + (
         f"- calibration on all {len(datasets)}: temperature {calibration.temperature:.3g}, threshold "
-        f"{calibration.threshold:.3f}\n- matrix cells: the mean over {seed_range(seeds)} seeds\n") + subset_report(rows, seeds)
+        f"{calibration.threshold:.3f}\n- matrix: {source}, {len(configs)} configs\n- matrix cells: the mean over "
+        f"{seed_range(seeds)} seeds\n") + subset_report(rows, seeds)
     real = real_runs_report(runs, matrix, rows)
     if real:
         text += "\n## Real runs of model.py, leave-one-dataset-out\n\n" + real

@@ -36,6 +36,7 @@ import numpy as np
 
 from autodl_format.cli import command
 from autodl_format.errors import BadInput
+from portfolio.speed import log_interp
 
 SIDES = (32, 48, 64, 96, 128, 160, 224)
 BATCH_SIZES = (16, 32, 64, 128)
@@ -70,14 +71,14 @@ class LookupTable:
         at_sides = []
         for s in sides:
             batches = sorted(n for b, s2, n in self.step if b == backbone and s2 == s)
-            at_sides.append(_log_interp(batch_size, batches, [self.step[backbone, s, n] for n in batches]))
-        return _log_interp(side, sides, at_sides)
+            at_sides.append(log_interp(batch_size, batches, [self.step[backbone, s, n] for n in batches]))
+        return log_interp(side, sides, at_sides)
 
     def infer_seconds(self, backbone: str, side: float) -> float:
         """Seconds per image of one inference pass (frames count as images)."""
         self._check(backbone)
         sides = sorted(s for b, s in self.infer if b == backbone)
-        return _log_interp(side, sides, [self.infer[backbone, s] for s in sides])
+        return log_interp(side, sides, [self.infer[backbone, s] for s in sides])
 
     def save(self, path: Path) -> None:
         path = Path(path)
@@ -116,17 +117,6 @@ class LookupTable:
             step[backbone, side, batch] = float(row["step_seconds"])
             infer[backbone, side] = float(row["infer_seconds_per_image"])
         return cls(step, infer, machine)
-
-
-def _log_interp(x: float, xs: list[int], ys: list[float]) -> float:
-    """y at x, linear in (log x, log y) between the points, continued along the end segments outside them."""
-    if len(xs) == 1:
-        return float(ys[0])
-    lx, ly = np.log(np.asarray(xs, dtype=float)), np.log(np.asarray(ys, dtype=float))
-    target = np.log(float(x))
-    i = int(np.clip(np.searchsorted(lx, target) - 1, 0, len(lx) - 2))  # segment (i, i+1), the end ones outside
-    slope = (ly[i + 1] - ly[i]) / (lx[i + 1] - lx[i])
-    return float(np.exp(ly[i] + slope * (target - lx[i])))
 
 
 def machine_description(device: str) -> dict[str, str]:
