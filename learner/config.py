@@ -8,6 +8,17 @@ is the fallback configuration. Knobs declared `recipe=True` make the fine-tuning
 shares (their defaults here; portfolio.offline.space: why); a tuned entry sets the others, and also holds a
 `tuning` record (where and how it was tuned), which is provenance, not a setting, and is ignored here. A bad file
 raises ConfigError with one line naming the file and the field.
+
+The recipe's values, when tuned, are in `portfolio/fine_tuning.json` (RECIPE_FILE; absent or `{}`: the declared
+defaults). It holds sections, `"all"` and optionally one per backbone name, each a mapping of recipe knobs to
+values plus, optionally, its own `tuning` record (how the search found them):
+
+    {"all": {"lr": 0.001, "dropout": 0.2, "tuning": {...}}, "efficientnet_lite2": {"lr": 0.0005}}
+
+A config loaded by portfolio *name* is the declared defaults <- the recipe's "all" <- its section for the entry's
+backbone <- the entry's own (per-dataset) knobs; an entry holding a recipe knob, or a recipe holding a per-dataset
+knob, is a ConfigError naming the file and the field. A config loaded by file *path* is taken as written: no
+recipe beneath it (the file is the whole config, e.g. one written by a tuning run).
 """
 from __future__ import annotations
 
@@ -17,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learner.backbones import BACKBONE_NAMES, PYPI_BACKBONES
-from learner.knobs import ConfigError, from_mapping, knob, non_defaults, validate
+from learner.knobs import ConfigError, from_mapping, knob, non_defaults, recipe_fields, validate
 from learner.network import TEMPORAL_MODELS
 
 PORTFOLIO_DIR = Path(__file__).resolve().parent.parent / "portfolio"
@@ -25,8 +36,11 @@ DEFAULT_CONFIG = "generalist"
 CONFIG_ENV = "AUTODL_LEARNER_CONFIG"  # a portfolio name or a file path; the constructor keyword wins over it
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 TUNING_RECORD = "tuning"  # a portfolio entry's provenance: dataset, ALC and budget it was tuned at
+RECIPE_FILE = "fine_tuning.json"  # the shared fine-tuning recipe, beside the portfolio entries
+RECIPE_ALL = "all"  # the recipe section every backbone takes (then its own section, when there is one)
 
-__all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "load_config"]
+__all__ = ["ConfigError", "LearnerConfig", "config_from_dict", "config_path", "load_config", "read_recipe",
+           "recipe_beneath"]
 
 
 @dataclass(frozen=True)
@@ -125,29 +139,85 @@ class LearnerConfig:
         return non_defaults(self)
 
 
+def _is_path(name_or_path: str) -> bool:
+    return name_or_path.endswith(CONFIG_SUFFIXES) or os.sep in name_or_path
+
+
 def config_path(name_or_path: str) -> Path:
     """A portfolio name ("generalist": portfolio/generalist.json, else .yaml/.yml) or a path to a config file."""
-    if name_or_path.endswith(CONFIG_SUFFIXES) or os.sep in name_or_path:
+    if _is_path(name_or_path):
         return Path(name_or_path)
     candidates = [PORTFOLIO_DIR / f"{name_or_path}{suffix}" for suffix in CONFIG_SUFFIXES]
     return next((path for path in candidates if path.exists()), candidates[0])
 
 
 def load_config(name_or_path: str | None = None) -> LearnerConfig:
-    """Read and validate a config; None means env AUTODL_LEARNER_CONFIG, else the generalist."""
-    path = config_path(name_or_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    """Read and validate a config; None means env AUTODL_LEARNER_CONFIG, else the generalist. A portfolio name gets
+    the fine-tuning recipe (RECIPE_FILE beside it) beneath its own knobs; a file path is loaded as written."""
+    name_or_path = name_or_path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+    path = config_path(name_or_path)
+    raw = _read(path)
+    if isinstance(raw, dict):
+        raw = {key: value for key, value in raw.items() if key != TUNING_RECORD}
+    if _is_path(name_or_path) or not isinstance(raw, dict):
+        try:
+            return config_from_dict(raw)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+    if path.name == RECIPE_FILE:
+        raise ConfigError(f"{path}: the fine-tuning recipe, not a config")
+    in_entry = sorted(set(raw) & recipe_fields(LearnerConfig))
+    if in_entry:
+        raise ConfigError(f"{path}: {in_entry[0]} is a fine-tuning recipe knob (shared, in {RECIPE_FILE}), not a "
+                          "per-dataset one")
+    recipe_path = path.parent / RECIPE_FILE
     try:
-        raw = _parse(path.read_text(encoding="utf-8"), yaml_syntax=path.suffix in (".yaml", ".yml"))
+        return config_from_dict(recipe_beneath(raw, read_recipe(recipe_path)))
+    except ConfigError as error:
+        raise ConfigError(f"{path} (with {recipe_path}): {error}") from None
+
+
+def read_recipe(path: Path) -> dict[str, dict]:
+    """The fine-tuning recipe file's sections ("all", backbone names) -> recipe knob values, `tuning` records left
+    out; {} when there is no file. ConfigError naming the file and the section or field when it is malformed."""
+    if not path.exists():
+        return {}
+    raw = _read(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the recipe must map sections ({RECIPE_ALL}, backbone names) to knobs, "
+                          f"not {type(raw).__name__}")
+    recipe = recipe_fields(LearnerConfig)
+    sections = {}
+    for section, values in raw.items():
+        if section != RECIPE_ALL and section not in BACKBONE_NAMES:
+            raise ConfigError(f"{path}: section {section} is neither {RECIPE_ALL} nor a backbone "
+                              f"({', '.join(BACKBONE_NAMES)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: section {section} must map knobs to values, not {type(values).__name__}")
+        values = {name: value for name, value in values.items() if name != TUNING_RECORD}
+        for name in sorted(values):
+            if name not in recipe:
+                kind = "a per-dataset knob" if name in LearnerConfig.__dataclass_fields__ else "not a knob"
+                raise ConfigError(f"{path}: {section}.{name} is {kind}, not part of the fine-tuning recipe")
+        sections[section] = values
+    return sections
+
+
+def recipe_beneath(fields: dict, recipe: dict[str, dict]) -> dict:
+    """`fields` with the recipe beneath them: its "all" section, then the section of the backbone `fields` give
+    (the default backbone when they give none), then `fields` themselves."""
+    backbone = fields.get("backbone", LearnerConfig.backbone)
+    return {**recipe.get(RECIPE_ALL, {}), **recipe.get(backbone, {}), **fields}
+
+
+def _read(path: Path) -> object:
+    """A config or recipe file's parsed content; ConfigError naming the file when it is missing or unreadable."""
+    try:
+        return _parse(path.read_text(encoding="utf-8"), yaml_syntax=path.suffix in (".yaml", ".yml"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, ValueError) as error:
         raise ConfigError(f"{path}: cannot read config ({' '.join(str(error).split())})") from None
-    if isinstance(raw, dict):
-        raw = {key: value for key, value in raw.items() if key != TUNING_RECORD}
-    try:
-        return config_from_dict(raw)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
 
 
 def _parse(text: str, yaml_syntax: bool) -> object:

@@ -20,6 +20,7 @@ a sampled configuration back into the dataclass (a subset sampled empty takes it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -117,15 +118,19 @@ def recipe_fields(cls_or_config: Any) -> frozenset[str]:
     return frozenset(name for name, (_, spec) in knobs(cls_or_config).items() if spec.recipe)
 
 
-def search_space(cls: type, seed: int = 0, recipe: bool | None = None):
+def search_space(cls: type, seed: int = 0, recipe: bool | None = None, only: Collection[str] | None = None):
     """A ConfigSpace space over the fields declared with `tune` (only those whose `recipe` flag is `recipe`, unless
-    None), with their conditions and order constraints."""
+    None; only those named in `only`, unless None), with their conditions and order constraints. ConfigError for a
+    name in `only` that is not such a field."""
     import ConfigSpace as CS
 
     space = CS.ConfigurationSpace(seed=seed)
     declared = knobs(cls)
     tuned = {name: (field, spec) for name, (field, spec) in declared.items()
-             if spec.tune is not None and recipe in (None, spec.recipe)}
+             if spec.tune is not None and recipe in (None, spec.recipe) and (only is None or name in only)}
+    missing = sorted(set(only or ()) - set(tuned))
+    if missing:
+        raise ConfigError(f"{missing[0]} is not a searchable{' recipe' if recipe else ''} knob")
     for name, (field, spec) in tuned.items():
         kind = _kind(field)
         if kind is tuple:

@@ -1,7 +1,9 @@
 """BOHB's objective for the portfolio: 1 - ALC of the real model.py with a sampled config on a tuning dataset,
 run the way the platform runs it (learner.config file, ingestion with its timing rules -- the constructor is not
 charged, every prediction is timed, hard stop at the budget -- then our scoring program). The budget is the time
-budget T in seconds. A run that predicts nothing scores ALC 0.
+budget T in seconds. A run that predicts nothing scores ALC 0. The fine-tuning recipe (learner.config.RECIPE_FILE)
+lies beneath the config as it does beneath a portfolio entry at run time, so what is tuned and measured is what
+runs.
 
 The evaluation's info keeps what the ALC estimate and the reports need: the ALC, the prediction times and NAUCs,
 and the learner's own log lines (validation NAUC against training steps; learner.* logs them).
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hpo.bohb import Objective
-from learner.config import CONFIG_ENV
+from learner.config import CONFIG_ENV, PORTFOLIO_DIR, RECIPE_FILE, read_recipe, recipe_beneath
 from portfolio.offline.space import to_learner_config
 from autodl_format.offline.paths import REPO_ROOT
 from scoring.task import TaskError, run_task
@@ -31,10 +33,11 @@ def learner_lines(log_text: str) -> list[str]:
 
 
 def evaluate_config(config: dict[str, Any], dataset_dir: Path, budget: float, run_dir: Path,
-                    threads: int = 1, keep_predictions: bool = False) -> tuple[float, dict[str, Any]]:
-    """(ALC, info) of model.py with `config` (sampled or portfolio fields) on `dataset_dir` at time budget
-    `budget`; the run's files go to `run_dir`."""
-    learner_config = to_learner_config(config)
+                    threads: int = 1, keep_predictions: bool = False,
+                    recipe_file: Path = PORTFOLIO_DIR / RECIPE_FILE) -> tuple[float, dict[str, Any]]:
+    """(ALC, info) of model.py with `config` (sampled or portfolio fields, on top of the recipe in `recipe_file`)
+    on `dataset_dir` at time budget `budget`; the run's files go to `run_dir`."""
+    learner_config = to_learner_config(recipe_beneath(config, read_recipe(recipe_file)))
     run_dir.mkdir(parents=True, exist_ok=True)
     config_file = run_dir / "config.json"
     config_file.write_text(json.dumps(learner_config.to_dict(), indent=1, sort_keys=True) + "\n")

@@ -39,10 +39,11 @@ SEARCHES_DIR = PORTFOLIO_DIR / "searches"
 DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "tune"
 
 
-def _spawn_worker(run_id: str, host: str, port: int, dataset_dir: Path, work_dir: Path, log_file: Path):
+def _spawn_worker(run_id: str, host: str, port: int, objective: str, options: dict[str, str], log_file: Path):
     command = [sys.executable, "-m", "hpo.worker", "--run_id", run_id, "--nameserver", host, "--port", str(port),
-               "--objective", "portfolio.offline.objective:make_objective", "--option", f"dataset_dir={dataset_dir}",
-               "--option", f"work_dir={work_dir}", "--option", "threads=1"]
+               "--objective", objective]
+    for key, value in options.items():
+        command += ["--option", f"{key}={value}"]
     return subprocess.Popen(command, cwd=REPO_ROOT, stdout=open(log_file, "a"), stderr=subprocess.STDOUT)
 
 
@@ -63,26 +64,24 @@ def _progress(log_dir: Path, settings: Settings, n_iterations: int, stop: thread
             bar.refresh()
 
 
-def tune_dataset(name: str, workers: int, settings: Settings, n_iterations: int, searches: Path, work_root: Path,
-                 tuning_root: Path, seed: int = 0) -> list[Evaluation]:
-    """BOHB on one known dataset's tuning split: name server here, `workers` worker processes, master here."""
-    dataset_dir = ensure_tuning_dataset(name, tuning_root)
-    log_dir = searches / name
+def run_local_search(space, log_dir: Path, settings: Settings, n_iterations: int, workers: int, objective: str,
+                     options: dict[str, str], work_dir: Path, run_id: str, seed: int = 0) -> list[Evaluation]:
+    """Run (or resume) the BOHB search logged in `log_dir` on this machine: name server on 127.0.0.1, `workers`
+    hpo.worker processes with `objective` (MODULE:FACTORY) and `options` (one thread each; logs in `work_dir`),
+    the master here, a progress bar. Returns every evaluation of the search."""
     log_dir.mkdir(parents=True, exist_ok=True)
     if completed_iterations(log_dir) >= n_iterations:
         return load_evaluations(log_dir)
-    run_id = f"portfolio-{name}-{uuid.uuid4().hex[:6]}"
     server, host, port = start_nameserver(run_id)
-    work_dir = work_root / name
     work_dir.mkdir(parents=True, exist_ok=True)
-    processes = [_spawn_worker(run_id, host, port, dataset_dir, work_dir, work_dir / f"worker{i}.log")
+    processes = [_spawn_worker(run_id, host, port, objective, options, work_dir / f"worker{i}.log")
                  for i in range(workers)]
     stop = threading.Event()
     progress = threading.Thread(target=_progress, args=(log_dir, settings, n_iterations, stop), daemon=True)
     progress.start()
     try:
-        return run_master(learner_space(seed), run_id, host, port, log_dir, settings, n_iterations,
-                          min_n_workers=workers, seed=seed)
+        return run_master(space, run_id, host, port, log_dir, settings, n_iterations, min_n_workers=workers,
+                          seed=seed)
     finally:
         stop.set()
         progress.join()
@@ -92,6 +91,25 @@ def tune_dataset(name: str, workers: int, settings: Settings, n_iterations: int,
             except subprocess.TimeoutExpired:
                 process.kill()
         server.shutdown()
+
+
+def refuse_other_settings(log_dir: Path, settings: Settings) -> None:
+    """SearchLogError when the search in `log_dir` was logged with other budgets or eta (BOHB cannot resume it)."""
+    logged = settings_of(log_dir)
+    if logged is not None and logged != settings:
+        raise SearchLogError(f"{log_dir}: logged with budgets {logged.min_budget:g}-{logged.max_budget:g} and eta "
+                             f"{logged.eta}; resume with those")
+
+
+def tune_dataset(name: str, workers: int, settings: Settings, n_iterations: int, searches: Path, work_root: Path,
+                 tuning_root: Path, seed: int = 0) -> list[Evaluation]:
+    """BOHB on one known dataset's tuning split: name server here, `workers` worker processes, master here."""
+    dataset_dir = ensure_tuning_dataset(name, tuning_root)
+    work_dir = work_root / name
+    options = {"dataset_dir": str(dataset_dir), "work_dir": str(work_dir), "threads": "1"}
+    return run_local_search(learner_space(seed), searches / name, settings, n_iterations, workers,
+                            "portfolio.offline.objective:make_objective", options, work_dir,
+                            f"portfolio-{name}-{uuid.uuid4().hex[:6]}", seed)
 
 
 def portfolio_entry(name: str, evaluations: list[Evaluation], command: str) -> dict:
@@ -172,10 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             settings = Settings(args.min_budget, args.max_budget, args.eta)
             for name in args.datasets:
-                logged = settings_of(args.searches / name)
-                if logged is not None and logged != settings:
-                    raise SearchLogError(f"{args.searches / name}: logged with budgets {logged.min_budget:g}-"
-                                         f"{logged.max_budget:g} and eta {logged.eta}; resume with those")
+                refuse_other_settings(args.searches / name, settings)
             for name in args.datasets:
                 started = time.monotonic()
                 # A seed per dataset: with one seed for all, every search would start from the same random configs.
