@@ -19,7 +19,8 @@ def test_portfolio_files_hold_only_what_differs_from_the_defaults():
         raw.pop(TUNING_RECORD, None)  # a tuned entry's provenance, not a setting
         config = load_config(str(path))
         assert config.to_dict() == raw, path  # nothing repeats a default
-    assert load_config() == LearnerConfig()  # the generalist is the declared defaults
+    assert load_config(str(PORTFOLIO_DIR / "generalist.json")) == LearnerConfig()  # the declared defaults (by
+    # name it also gets the fine-tuning recipe: tests/test_fine_tuning_recipe.py)
 
 
 @dataclass(frozen=True)
