@@ -165,13 +165,14 @@ def run_set(bundle: Path, name: str, budget: float, out: Path, env: dict[str, st
                                             str(run_dir / "predictions"), "--score_dir", str(run_dir / "scores"),
                                             "--start_timeout", "10"], hide),
                        cwd=bundle, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-    scores = _read_scores(run_dir / "scores" / "scores.txt")
+    scores = read_scores(run_dir / "scores" / "scores.txt")
     shutil.rmtree(run_dir / "predictions", ignore_errors=True)  # the curve is in scores.txt; predictions are big
     return summarise(name, budget, (run_dir / "ingestion.log").read_text(errors="replace"), scores)
 
 
-def _read_scores(path: Path) -> dict:
-    # scores.txt is "key: value" lines, the lists in JSON syntax: read without PyYAML.
+def read_scores(path: Path) -> dict:
+    """The fields of a scoring program's scores.txt ({} when there is none), read without PyYAML: "key: value"
+    lines whose lists are in JSON syntax."""
     fields: dict = {}
     if path.is_file():
         for line in path.read_text().splitlines():

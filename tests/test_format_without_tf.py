@@ -22,6 +22,7 @@ from autodl_format.errors import DatasetError
 from autodl_format.offline.convert import make_dataset, subsample
 from autodl_format.offline.sources import from_shared_raw
 from autodl_format.reader import AutoDLDataset, load_task
+from scripts.gpu_benchmark import read_scores, summarise
 from tests import REPO_ROOT
 from tests.learner_datasets import colour_variable_sets, digits_sets, write
 from tests.without_tensorflow import snapshot
@@ -159,3 +160,9 @@ def test_ingestion_and_scoring_run_model_py_without_tensorflow(datasets, tmp_pat
     assert "matplotlib is not installed" in scoring.stderr
     scores = yaml.safe_load((tmp_path / "scores" / "scores.txt").read_text())
     assert scores["timestamps"] and scores["score"] > 0.3, scores  # chance is 0; the pixel head alone gets ~0.8
+    # The GPU benchmark's row from this run's log and scores.txt (scripts/gpu_benchmark.py reads them alike).
+    row = summarise("quickdraw", 20.0, ingestion.stderr, read_scores(tmp_path / "scores" / "scores.txt"))
+    assert row["alc"] == pytest.approx(scores["score"]) and row["predictions"] == len(scores["timestamps"])
+    assert row["first_prediction_s"] == round(scores["timestamps"][0], 2) and row["init_s"] > 0
+    assert row["backbones"].startswith("efficientnet_lite") and row["device"] == "cpu"
+    assert any("starting config" in line for line in row["configs"])
