@@ -52,6 +52,7 @@ def matrix_file(budget: float) -> Path:
 
 
 def write_matrix(matrix: Matrix, path: Path = MATRIX_FILE) -> None:
+    """Write one seed's cells as CSV (configs as rows, datasets as columns, empty where not run), atomically."""
     datasets = sorted({dataset for row in matrix.values() for dataset in row})
     with atomic_path(path) as temporary:
         with open(temporary, "w", newline="") as handle:
@@ -76,6 +77,7 @@ def check_budget(path: Path, budget: float, command: str) -> None:
 
 
 def missing_cells(matrix: Matrix, configs: list[str], datasets: list[str]) -> list[tuple[str, str]]:
+    """The (config, dataset) cells of `configs` x `datasets` that `matrix` has no ALC for, dataset by dataset."""
     return [(c, d) for d in datasets for c in configs if d not in matrix.get(c, {})]
 
 
