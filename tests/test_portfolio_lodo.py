@@ -102,3 +102,31 @@ def test_the_command_writes_the_table_plot_and_choice_settings(tmp_path, monkeyp
     assert (tmp_path / "out" / "selection.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "choice.json").read_text())
     assert saved["rule"] in ("nearest", "expected", "calibrated") and 0 <= saved["threshold"] <= 1.01
+
+
+def test_the_command_reads_the_matrices_at_a_budget(tmp_path) -> None:
+    import math
+
+    from portfolio.offline import lodo
+    from portfolio.entries import portfolio_configs
+    from portfolio.offline.matrix import write_matrix
+
+    # Every shipped config at 20 s, a reduced portfolio at 120 s (sidecars name the budgets), two known datasets.
+    rng = np.random.default_rng(1)
+    datasets = ["coil20", "orl_faces"]
+    short = {config: {d: float(rng.uniform(0.5, 0.9)) for d in datasets} for config in portfolio_configs()}
+    reduced = ["generalist", "coil20", "orl_faces", "yale_faces"]
+    long = {config: {d: short[config][d] + 0.1 for d in datasets} for config in reduced}
+    for name, matrix, budget in (("performance_matrix", short, 20), ("performance_matrix_T120", long, 120)):
+        write_matrix(matrix, tmp_path / f"{name}.csv")
+        (tmp_path / f"{name}.settings").write_text(json.dumps({"budget_s": budget}))
+    budget = math.sqrt(20 * 120)  # half-way in log T: every cell 0.05 above its 20-s value
+    assert lodo.main(["--budget", str(budget), "--matrices_dir", str(tmp_path), "--lodo_dir", str(tmp_path / "lodo"),
+                      "--out", str(tmp_path / "out")]) == 0
+    report = (tmp_path / "out" / "selection.md").read_text()
+    assert "matrices at 20 and 120 s, interpolated, 4 configs" in report, report
+    rows = {row["dataset"]: row for row in json.loads((tmp_path / "out" / "selection.json").read_text())["rows"]}
+    assert rows["coil20"]["generalist"] == pytest.approx(short["generalist"]["coil20"] + 0.05, abs=1e-4)
+    # The members are the reduced portfolio's, without the left-out dataset's own config.
+    members = [short[c]["coil20"] + 0.05 for c in ("orl_faces", "yale_faces")]
+    assert rows["coil20"]["best_in_hindsight"] == pytest.approx(max(members), abs=1e-4)
