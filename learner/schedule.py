@@ -31,6 +31,8 @@ VALIDATION_PASSES = 3
 READ_SHARE = 0.25
 # but at least this many seconds (within the deadline), so that a read when little time is left still adds examples.
 MIN_READ_SECONDS = 5.0
+# Training that stops for time with more than this share of the budget left logs the costs that make it stop.
+UNEXPLAINED_SHARE = 0.1
 
 
 class FineTuning:
@@ -42,14 +44,32 @@ class FineTuning:
         self.side_best = -np.inf  # the best validation NAUC reached at the current side
         self.val_x = self.val_y = None  # the validation rows at the stored side, set with the train tensors
 
-    def reserve(self) -> float:
-        """Seconds a train call must leave for the validation passes that end it (the flipped one included) and
-        the test pass after it."""
+    def reserve_parts(self) -> dict[str, float]:
+        """The measured costs (seconds) a train call must leave room for: the test pass of the prediction it may
+        queue (decoding the unread test set included), the validation passes that end it (the flipped one
+        included), and one more step."""
         run = self.run
-        passes = VALIDATION_PASSES * run.runner.seconds(len(run.val_index), run.frames)
-        evaluation = passes + run.trainer.seconds_per_step()
-        network_prediction = run.prediction_seconds(Source.NETWORK, self.use_flip())
-        return run.cfg.cost_factor * (network_prediction + evaluation) + run.clock.safety_margin()
+        return {"test pass": run.prediction_seconds(Source.NETWORK, self.use_flip()),
+                f"{VALIDATION_PASSES} validation passes": VALIDATION_PASSES * run.runner.seconds(len(run.val_index),
+                                                                                                run.frames),
+                "a step": run.trainer.seconds_per_step()}
+
+    def reserve(self) -> float:
+        """Seconds a train call must leave: its reserve_parts times the cost factor, plus the clock's margin."""
+        return self.run.cfg.cost_factor * sum(self.reserve_parts().values()) + self.run.clock.safety_margin()
+
+    def _why_stop_now(self) -> str:
+        """Why training stops for time: the time left is nearly spent, and when that is more than
+        UNEXPLAINED_SHARE of the budget, why it cannot pay (one more step with the evaluation and the prediction
+        after it does not fit), with the measured costs."""
+        run = self.run
+        left = run.clock.left()
+        if left <= UNEXPLAINED_SHARE * run.clock.budget:
+            return "time nearly spent"
+        parts = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.reserve_parts().items())
+        return (f"time nearly spent: {left:.1f}s left, but one more step with the evaluation and prediction after "
+                f"it needs {self.reserve() + run.trainer.seconds_per_step():.1f}s ({parts}, x{run.cfg.cost_factor:g} "
+                f"for estimate errors, plus {run.clock.safety_margin():.1f}s margin, plus the step)")
 
     def _time_nearly_spent(self) -> bool:
         return self.run.clock.left() < self.reserve() + self.run.trainer.seconds_per_step()
@@ -57,10 +77,10 @@ class FineTuning:
     def train_call(self) -> None:
         run = self.run
         if self._time_nearly_spent():
-            return self.finish("time nearly spent")
+            return self.finish(self._why_stop_now())
         if not self.load_data():
             if self._time_nearly_spent():
-                self.finish("time nearly spent")
+                self.finish(self._why_stop_now())
             return
         if not self.started:
             self.started = True
@@ -75,11 +95,11 @@ class FineTuning:
             trained = run.trainer.train_until(eval_at, stop_at, run.side, run.clock.elapsed)
             out_of_time = time.monotonic() >= stop_at - run.trainer.seconds_per_step()
             if not trained and out_of_time:
-                return self.finish("time nearly spent")
+                return self.finish(self._why_stop_now())
             if self.evaluate() and run.cfg.early_predictions:
                 return self._schedule_next(out_of_time)
             if out_of_time or self._converged():
-                return self.finish("time nearly spent" if out_of_time else "converged")
+                return self.finish(self._why_stop_now() if out_of_time else "converged")
             self._schedule_next(False)
 
     def load_data(self) -> bool:
@@ -108,7 +128,7 @@ class FineTuning:
         self.next_eval = max(elapsed * self.run.cfg.prediction_growth, elapsed + self.run.cfg.min_prediction_gap_s)
         if out_of_time:
             self.done = True
-            self.run.log.info("done training at %.1fs: time nearly spent", elapsed)
+            self.run.log.info("done training at %.1fs: %s", elapsed, self._why_stop_now())
 
     def finish(self, why: str) -> None:
         """Stop training; without early predictions, predict with the best weights once."""

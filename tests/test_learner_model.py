@@ -206,3 +206,21 @@ def test_after_a_switch_the_new_config_predicts_only_what_beats_the_standing_pre
     learner.train(train(), remaining_time_budget=260)
     assert learner.run.best.heads[Source.PIXELS] == finer_pixels  # the same head again
     assert learner.run.best.pending is not Source.PIXELS  # a tie is not predicted twice
+
+
+def test_a_stop_for_time_with_much_of_the_budget_left_says_why(digits_task, data_root):
+    """Training that stops for time with more than a tenth of the budget left names the costs that stop it."""
+    from learner.config import load_config
+    from learner.pipeline import Learner
+
+    learner = Learner(digits_task.train.get_metadata(), load_config(small_config(data_root)))
+    learner.train(digits_task.train.get_dataset(), remaining_time_budget=100)  # the first read and pixel head
+    learner.test(digits_task.test.get_dataset(), remaining_time_budget=99)  # the test set read: its pass is timed
+    fine_tuning = learner.fine_tuning
+    learner.run.clock.update(50.0)  # half the budget left
+    why = fine_tuning._why_stop_now()
+    assert why.startswith("time nearly spent: 50.0s left, but one more step") or why.startswith(
+        "time nearly spent: 49.9s left, but one more step"), why
+    assert all(part in why for part in ("test pass", "validation passes", "a step", "margin")), why
+    learner.run.clock.update(5.0)  # a twentieth left: nothing to explain
+    assert fine_tuning._why_stop_now() == "time nearly spent"
