@@ -2,13 +2,15 @@
 several known datasets, each run with its own portfolio entry's per-dataset knobs and the sampled recipe, and
 write the best as a section of portfolio/fine_tuning.json (learner.config: how a run applies it).
 
-    python -m portfolio.offline.recipe run --datasets mini_cifar pneumoniamnist hurricane_damage_sat \\
-        intel_scenes_6cls --workers 2 --min_budget 40 --max_budget 120 --eta 3 --n_iterations 8
+    python -m portfolio.offline.recipe run --datasets cifar10_jpg_2k gtsrb_32px_43cls hurricane_damage_sat \\
+        intel_scenes_6cls --workers 2 --min_budget 120 --max_budget 120 --n_iterations 30
     python -m portfolio.offline.recipe status
     python -m portfolio.offline.recipe write          # the best so far -> portfolio/fine_tuning.json, section "all"
 
 BOHB's budget is the time budget T of every run: an evaluation runs model.py on each dataset's tuning split at T,
-one after the other, and its loss is 1 - their mean ALC. The same command again resumes the search
+one after the other, and its loss is 1 - their mean ALC. With min_budget = max_budget (the default, 120 s) every
+iteration is one evaluation at T, and BOHB reduces to its model-based sampling (a third of its draws at random): a
+shorter rung would rank recipes by the first seconds, which the per-dataset heads decide. The same command again resumes the search
 (portfolio/recipe_search/SECTION, hpo.logs). `--section BACKBONE` searches a backbone's own section, on datasets
 whose entries use that backbone; the default section, "all", is every backbone's.
 """
@@ -43,7 +45,7 @@ DEFAULT_WORK_DIR = REPO_ROOT / "runs" / "recipe"
 SEARCH_FILE = "recipe.json"  # a search's section, datasets and knobs, which a resumed run must keep
 # What decides a fine-tuning run that starts from the ridge head on a small dataset: the step size, which layers
 # move at all, whether BatchNorm statistics follow the new images, and the one regulariser of the new classifier.
-# Four knobs, so that a search of about 24 evaluations (docs/portfolio.md) gives about 6 per knob.
+# Four knobs, so that the 30 evaluations of the long run here (docs/portfolio.md) give 7.5 per knob.
 DEFAULT_KNOBS = ("lr", "freeze_fraction", "adapt_batchnorm", "dropout")
 
 
@@ -187,10 +189,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--knobs", nargs="+", default=list(DEFAULT_KNOBS),
                      help=f"recipe knobs searched ({' '.join(DEFAULT_KNOBS)})")
     run.add_argument("--workers", type=int, default=2, help="worker processes, one thread each (2)")
-    run.add_argument("--min_budget", type=float, default=40.0, help="smallest time budget T of a run, seconds (40)")
+    run.add_argument("--min_budget", type=float, default=120.0, help="smallest time budget T of a run, seconds (120)")
     run.add_argument("--max_budget", type=float, default=120.0, help="largest time budget T of a run, seconds (120)")
     run.add_argument("--eta", type=int, default=3)
-    run.add_argument("--n_iterations", type=int, default=8, help="BOHB iterations in all, earlier runs included")
+    run.add_argument("--n_iterations", type=int, default=30, help="BOHB iterations in all, earlier runs included")
     run.add_argument("--seed", type=int, default=0, help="BOHB's seed")
     run.add_argument("--work_dir", type=Path, default=DEFAULT_WORK_DIR, help="runs' files (runs/recipe)")
     run.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT, help="tuning splits (data/tune)")
