@@ -17,7 +17,7 @@ when that does not fit, so that no call runs past the budget.
 
 After a switch (stage 4) the new config's stages share the clock, keep the last prediction as their own, with that
 prediction's validation result as the bar their heads and network must beat to be predicted (the pixel head too:
-predicted only when better than what stands).
+predicted only when better than what stands), scored on the same validation examples.
 """
 from __future__ import annotations
 
@@ -89,6 +89,9 @@ class Learner:
         if standing is not None:
             predictor.take_over(standing)
         self.run, self.heads, self.predictor = run, heads, predictor
+        # After a switch, the standing prediction's validation examples (positions in the train files' order, which
+        # every config reads in): candidates are then compared with it on the same examples.
+        self.shared_validation = standing.run.val_index if standing is not None else None
         self.fine_tuning = FineTuning(run, heads, predictor.use_flip)
         self.first_read_done = self.features_tried = False
 
@@ -174,18 +177,27 @@ class Learner:
         """Read the first train examples (learner.feed.read_first). With early predictions this stops at
         first_fit_samples, after first_read_seconds (at most first_read_share of the budget, never below
         min_first_fit examples), and while the first prediction still fits. Without, everything (up to the cap)
-        is read, within the budget. Then the validation split (learner.validation)."""
+        is read, within the budget. Then the validation split (learner.validation); after a switch, the standing
+        prediction's validation examples (read first, whatever the time box)."""
         run, cfg = self.run, self.run.cfg
         self.first_read_done = True
         early = cfg.early_predictions
         limit = min(cfg.first_fit_samples, run.feed.train_cap) if early else run.feed.train_cap
         box = min(cfg.first_read_seconds, cfg.first_read_share * run.clock.budget) if early else np.inf
-        seconds = run.feed.read_first(limit, box, cfg.min_first_fit,
+        shared = self.shared_validation if self.shared_validation is not None else np.empty(0, dtype=np.int64)
+        cover = int(shared.max()) + 1 if len(shared) else 0  # reading that many covers the shared examples
+        seconds = run.feed.read_first(max(limit, cover), box, max(cfg.min_first_fit, cover),
                                       lambda: run.fits(run.feed.unread_test_seconds(network=False)))
         examples, labels = run.feed.train_early.store.arrays()
         run.multilabel = is_multilabel(labels)
-        run.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, run.multilabel,
-                                         np.random.default_rng(cfg.seed))
+        if len(shared) and len(examples) > shared.max():
+            run.val_index = shared
+        else:
+            run.val_index = split_validation(labels, cfg.validation_fraction, cfg.validation_max, run.multilabel,
+                                             np.random.default_rng(cfg.seed))
+            if len(shared):
+                run.log.info("validation: not the standing prediction's examples (%d of them not read): its result "
+                             "is compared on other examples", cover - len(examples))
         run.log.info("read %d train examples at %d px in %.2fs (%s) | %s | validation %d examples%s",
                      len(examples), run.feed.train_early.store.side, seconds,
                      "all" if run.feed.train_early.exhausted else "more left",

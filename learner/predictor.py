@@ -68,9 +68,9 @@ class Predictor:
 
     def take_over(self, other: Predictor) -> None:
         """Another learner's predictions so far become this one's: its last stays the answer until a better one,
-        and what it was validated at is the bar (on this learner's validation split, which may hold other
-        examples: the bar is an estimate, but without it a head that only ties the standing prediction would be
-        predicted again, and with a bar of this learner's own unpredicted heads a better one could be held back)."""
+        and what it was validated at is the bar (the learner validates on the same examples: learner.pipeline's
+        first read; without the bar a head that only ties the standing prediction would be predicted again, and
+        with a bar of this learner's own unpredicted heads a better one could be held back)."""
         self.count_, self.last_ = other.count_, other.last_
         self.run.best.result = other.run.best.result
 

@@ -179,8 +179,9 @@ def test_odd_data_gets_learned_predictions_within_the_budget(kind, data_root):
 
 
 def test_after_a_switch_the_new_config_predicts_only_what_beats_the_standing_prediction(digits_task, data_root):
-    """After a switch of config (stage 4) the new config's heads compete with the prediction that stands: a better pixel
-    head is predicted at once (it is not held back as an unpredicted baseline), an equal one is not."""
+    """After a switch of config (stage 4) the new config's heads compete with the prediction that stands, on the same
+    validation examples: a better pixel head is predicted at once (it is not held back as an unpredicted baseline),
+    an equal one is not."""
     from learner.best import Source
     from learner.config import load_config
     from learner.pipeline import Learner
@@ -192,17 +193,19 @@ def test_after_a_switch_the_new_config_predicts_only_what_beats_the_standing_pre
     standing = learner.test(test(), remaining_time_budget=290)
     assert learner.predictor.count_ == 1
 
-    coarse_best = learner.run.best
-    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16)))
+    coarse_best, coarse_validation = learner.run.best, learner.run.val_index
+    # Another seed would draw another validation split: the switch keeps the standing prediction's examples.
+    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16, seed=5)))
     assert learner.run.best.result == coarse_best.result  # the standing prediction's validation is the bar
     learner.train(train(), remaining_time_budget=280)
+    assert np.array_equal(learner.run.val_index, coarse_validation)
     assert learner.run.best.pending is Source.PIXELS  # 16 px beats 2 px on digits: predicted right away
     assert learner.run.best.result.score > coarse_best.result.score
     prediction = learner.test(test(), remaining_time_budget=270)
     assert learner.predictor.count_ == 2 and not np.array_equal(prediction, standing)
 
     finer_pixels = learner.run.best.heads[Source.PIXELS]
-    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16)))
+    learner.switch_to(load_config(small_config(data_root, "finer", pixel_side=16, seed=5)))
     learner.train(train(), remaining_time_budget=260)
     assert learner.run.best.heads[Source.PIXELS] == finer_pixels  # the same head again
     assert learner.run.best.pending is not Source.PIXELS  # a tie is not predicted twice
