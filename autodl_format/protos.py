@@ -1,5 +1,6 @@
 """The protobuf messages of the AutoDL format, as message classes built at run time from descriptors (no protoc,
-no generated `_pb2` module, no TensorFlow), so they work on any protobuf >= 4.21 the machine has.
+no generated `_pb2` module, no TensorFlow), so they work on whatever protobuf the machine has, from 3.20 (the
+oldest TensorFlow 2.16 accepts) on.
 
 * `DataSpecification` / `MatrixSpec`: the schema of `metadata.textproto` (the kit's `data.proto`, package
   `autodl`, proto2; protocol section 2.3), with its defaults: `sequence_size` 1, `num_channels` -1, `format` DENSE.
@@ -110,7 +111,10 @@ _POOL.Add(_example_file())
 
 
 def _message_class(full_name: str) -> type:
-    return message_factory.GetMessageClass(_POOL.FindMessageTypeByName(full_name))
+    descriptor = _POOL.FindMessageTypeByName(full_name)
+    if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.21; GetPrototype is gone from 5.x
+        return message_factory.GetMessageClass(descriptor)
+    return message_factory.MessageFactory(_POOL).GetPrototype(descriptor)
 
 
 DataSpecification = _message_class("autodl.DataSpecification")

@@ -1,14 +1,14 @@
 """TFRecord framing without TensorFlow (protocol section 2.2): per record an 8-byte little-endian length, a masked
 CRC-32C of those 8 bytes, the payload, a masked CRC-32C of the payload. CRC-32C comes from `google-crc32c`
-(Google's C implementation, a 30 kB wheel). Every problem is a DatasetError naming the file.
+(Google's C implementation, a 30 kB wheel), imported only when a checksum is computed: with TensorFlow (the
+platform, which may lack that package) only the framing walk of this module runs. Every problem is a DatasetError
+naming the file.
 """
 from __future__ import annotations
 
 import struct
 from pathlib import Path
 from typing import Iterator
-
-import google_crc32c
 
 from autodl_format.errors import DatasetError
 
@@ -19,6 +19,8 @@ _MASK_DELTA = 0xA282EAD8
 
 def masked_crc(data: bytes) -> int:
     """TFRecord's masked CRC-32C: the checksum rotated right by 15 bits plus a constant, modulo 2**32."""
+    import google_crc32c
+
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
 
