@@ -91,7 +91,7 @@ class Learner:
         self.run, self.heads, self.predictor = run, heads, predictor
         # After a switch, the standing prediction's validation examples (positions in the train files' order, which
         # every config reads in): candidates are then compared with it on the same examples.
-        self.shared_validation = standing.run.val_index if standing is not None else None
+        self.shared_validation = standing.run.val_index if standing is not None else np.empty(0, dtype=np.int64)
         self.fine_tuning = FineTuning(run, heads, predictor.use_flip)
         self.first_read_done = self.features_tried = False
 
@@ -184,7 +184,7 @@ class Learner:
         early = cfg.early_predictions
         limit = min(cfg.first_fit_samples, run.feed.train_cap) if early else run.feed.train_cap
         box = min(cfg.first_read_seconds, cfg.first_read_share * run.clock.budget) if early else np.inf
-        shared = self.shared_validation if self.shared_validation is not None else np.empty(0, dtype=np.int64)
+        shared = self.shared_validation
         cover = int(shared.max()) + 1 if len(shared) else 0  # reading that many covers the shared examples
         seconds = run.feed.read_first(max(limit, cover), box, max(cfg.min_first_fit, cover),
                                       lambda: run.fits(run.feed.unread_test_seconds(network=False)))

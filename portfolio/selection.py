@@ -41,8 +41,7 @@ def meta_learned_start(log: logging.Logger) -> tuple[LearnerConfig, ConfigSelect
     settings = settings_from_environment()
     selection = ConfigSelection.prepare(log, settings)
     config = selection.starting_config() if selection else load_config(None)
-    if settings.seed is not None:
-        config = dataclasses.replace(config, seed=settings.seed)
+    config = _with_run_seed(config, settings)
     return config, selection
 
 
@@ -98,9 +97,7 @@ class ConfigSelection:
         self.timings["read"] = time.monotonic() - start
         probabilities = self.identifier.identify([example[0] if len(example) == 1 else example for example in batch])
         self.choice = self.chooser.at_budget(self.matrices, effective.seconds).choose(probabilities)
-        config = load_config(self.choice.config)
-        if self.chooser.settings.seed is not None:  # the run's seed, as the starting config has it
-            config = dataclasses.replace(config, seed=self.chooser.settings.seed)
+        config = _with_run_seed(load_config(self.choice.config), self.chooser.settings)  # as the start has it
         self.timings["choice"] = time.monotonic() - start
         self.log.info("config choice: %s | %s, %s | %d examples fingerprinted in %.2fs (read %.2fs)",
                       self.choice.describe(), effective.describe(), self.matrices.describe(effective.seconds),
@@ -110,6 +107,11 @@ class ConfigSelection:
     def prepared_backbone(self, name: str) -> Backbone | None:
         """learner.choice.ConfigChoice: the backbone built in the constructor, handed over once."""
         return self.backbones.pop(name, None)
+
+
+def _with_run_seed(config: LearnerConfig, settings: ChoiceSettings) -> LearnerConfig:
+    """`config` with the choice settings' learner seed, when they set one."""
+    return config if settings.seed is None else dataclasses.replace(config, seed=settings.seed)
 
 
 def _time_fingerprints(identifier: DatasetIdentifier) -> float:
