@@ -58,8 +58,9 @@ class LearnerConfig:
                                     "over the train data at it", low=0.0, high=100.0, recipe=True)
     optimizer: str = knob("adam", "adam, or sgd (Nesterov)", choices=("adam", "sgd"), tune=("adam", "sgd"),
                           recipe=True)
+    # Searched up to 1e-2 only: the recipe search keeps Adam, for which a larger step wrecks pretrained weights.
     lr: float = knob(3e-4, "learning rate after the warm-up; low because fine-tuning starts from the ridge head",
-                     low=1e-5, high=0.5, tune=(1e-5, 1e-1), log=True, recipe=True)
+                     low=1e-5, high=0.5, tune=(1e-5, 1e-2), log=True, recipe=True)
     sgd_momentum: float = knob(0.9, "SGD's Nesterov momentum", low=0.0, high=0.999, tune=(0.5, 0.99),
                                when=("optimizer", "sgd"), recipe=True)
     weight_decay: float = knob(1e-6, "SGD's weight decay", low=0.0, high=0.1, tune=(1e-7, 1e-3), log=True,
