@@ -120,6 +120,9 @@ class LearnerConfig:
                                        low=0.0, high=600.0)
     validation_fraction: float = knob(0.1, "of the first-read subset held out, capped by validation_max",
                                       low=0.0, high=0.5)
+    gate_z: float = knob(1.0, "a new prediction replaces the standing one only when its validation NAUC gain "
+                         "exceeds this many standard errors of the gain on the same examples (0: any gain)",
+                         low=0.0, high=10.0)
     validation_max: int = knob(256, "most examples held out for validation", low=0, high=100_000)
     patience: int = knob(2, "evaluations (and plateau_passes) without improvement before a resize or lr cut",
                          low=1, high=100, tune=(1, 5), recipe=True)

@@ -62,13 +62,16 @@ class RidgeHeads:
         if len(run.val_index):
             logits = self._logits(head, features[held_out])
             val_labels = labels[rows[held_out]]
-            result = Result(nauc(val_labels, logits.numpy()), run.loss(logits, val_labels))
+            scores = logits.numpy()
+            result = Result(nauc(val_labels, scores), run.loss(logits, val_labels), labels=val_labels, scores=scores)
             run.best.heads[source] = result
         # Also without early predictions the validation result counts: the fine-tuned net must beat it.
-        better = run.best.offer(source, result, predict=run.cfg.early_predictions)
+        verdict = run.best.offer(source, result, predict=run.cfg.early_predictions)
+        note = verdict.note()
         run.log.info("%s head: ridge on %d examples at %.1fs elapsed | validation NAUC %s%s", source.value,
                      len(fit_rows), run.clock.elapsed(), "-" if result is None else f"{result.score:.4f}",
-                     "" if better else " (not better: no prediction)")
+                     f" ({note})" if verdict.better and note
+                     else "" if verdict.better else f" (not better: no prediction{'; ' + note if note else ''})")
         return head
 
     @torch.no_grad()

@@ -279,4 +279,4 @@ def _build_run(metadata, cfg: LearnerConfig, clock: Clock | None = None, backbon
              metadata.get_output_size(), expected_test)
     return Run(cfg=cfg, log=log, clock=clock or Clock(), num_classes=int(metadata.get_output_size()), frames=frames, net=net,
                runner=runner, trainer=StepTrainer(net, runner, cfg, frames, log), feed=feed,
-               best=BestSoFar(cfg.side), side=cfg.side)
+               best=BestSoFar(cfg.side, cfg.gate_z), side=cfg.side)

@@ -145,25 +145,31 @@ class FineTuning:
         True when they are also the best of all (then queued for prediction)."""
         run, best = self.run, self.run.best
         if not len(run.val_index):
-            return best.offer(Source.NETWORK, None, predict=True)
+            return best.offer(Source.NETWORK, None, predict=True).better
         logits = run.runner.predict(self.val_x, run.side)
-        result = Result(nauc(self.val_y, logits.numpy()), run.loss(logits, self.val_y))
+        scores = logits.numpy()
+        result = Result(nauc(self.val_y, scores), run.loss(logits, self.val_y), labels=self.val_y, scores=scores)
         self.side_best = max(self.side_best, result.score)
-        better = best.result.beaten_by(result)
-        net_better = better or best.network.result.beaten_by(result)
-        if better:
+        verdict = best.judge(result)
+        net_better = verdict.better or best.network.result.beaten_by(result)
+        if verdict.better:
             flipped = run.runner.predict(self.val_x, run.side, flip=True)
             best.flip_helps = nauc(self.val_y, flipped.numpy()) > result.score
+        note = verdict.note()
         run.log.info("validation NAUC %.4f loss %.4f at %.1fs elapsed: %s", result.score, result.loss,
                      run.clock.elapsed(),
-                     f"improved (flip-averaging {'helps' if best.flip_helps else 'does not help'})" if better
-                     else f"network's best so far, kept (best of all {best.result.score:.4f})" if net_better
-                     else f"no improvement (best {best.result.score:.4f})")
+                     f"improved ({note + '; ' if note else ''}flip-averaging "
+                     f"{'helps' if best.flip_helps else 'does not help'})" if verdict.better
+                     else f"network's best so far, kept (best of all {best.result.score:.4f}"
+                          f"{', ' + note if note else ''})" if net_better
+                     else f"no improvement (best {best.result.score:.4f}{', ' + note if note else ''})")
         if net_better:
             self._keep_network_best(result)
         else:
             best.network.plateau += 1
-        return best.offer(Source.NETWORK, result, predict=run.cfg.early_predictions) if better else False
+        if verdict.better:
+            best.take(Source.NETWORK, result, predict=run.cfg.early_predictions)
+        return verdict.better
 
     def _keep_network_best(self, result: Result) -> None:
         self.run.best.network.keep(self.run.net, result, self.run.side, self.run.trainer.steps)

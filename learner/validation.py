@@ -9,13 +9,17 @@ the learner then predicts at every point of its time grid instead of gating on v
 
 Score: the challenge's own NAUC (autodl_format.metrics; the upload zip ships that module for this). A tie in NAUC
 (within TIE_TOLERANCE, common once validation saturates at 1.0) is broken by the lower loss.
+
+Gate: a new prediction replaces the standing one only when its NAUC gain on the same validation examples exceeds
+`z` standard errors of that gain (nauc_gain_se), so that a gain a few dozen examples cannot tell from noise does
+not replace a prediction; the margin shrinks as the validation set grows.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from autodl_format.metrics import average_ranks, valid_columns
 from autodl_format.metrics import nauc as challenge_nauc
-from autodl_format.metrics import valid_columns
 
 # Fewer held-out examples than this give a NAUC too coarse to gate predictions on: no validation instead.
 MIN_VALIDATION = 10
@@ -66,8 +70,40 @@ def nauc(labels: np.ndarray, scores: np.ndarray) -> float:
     return challenge_nauc(labels, scores)
 
 
-def improves(score: float, loss: float, best_score: float, best_loss: float) -> bool:
-    """Better NAUC, or the same NAUC (within TIE_TOLERANCE) and a lower loss."""
-    if score > best_score + TIE_TOLERANCE:
+def nauc_gain_se(labels: np.ndarray, new: np.ndarray, old: np.ndarray) -> float:
+    """Standard error of nauc(labels, new) - nauc(labels, old), both scored on the same examples.
+
+    DeLong's method, extended to the macro average: each column's AUC is a two-sample U-statistic whose first-order
+    projection gives every example an influence (its share of the other class ranked below or above it, centred,
+    over its class's count); the NAUC difference's influence per example is the mean over valid columns of twice
+    the difference of its two influences, and its variance is the sum of their squares (times n / (n - 1)). Pairing
+    matters: two predictions that rank alike have a small SE of their difference even on few examples. 0.0 when
+    no column holds both classes."""
+    columns = valid_columns(labels)
+    count = len(labels)
+    if columns.size == 0 or count < 2:
+        return 0.0
+    influence = np.zeros(count)
+    for column in columns:
+        positive = labels[:, column] > 0.5
+        positives, negatives = int(positive.sum()), count - int(positive.sum())
+        for scores, sign in ((new, 1.0), (old, -1.0)):
+            values = np.asarray(scores[:, column], dtype=np.float64)
+            ranks = average_ranks(values)
+            # Share of the other class ranked below each example (ties count half).
+            below_positive = (ranks[positive] - average_ranks(values[positive])) / negatives
+            below_negative = (ranks[~positive] - average_ranks(values[~positive])) / positives
+            auc = below_positive.mean()
+            column_influence = np.empty(count)
+            column_influence[positive] = (below_positive - auc) / positives
+            column_influence[~positive] = ((1.0 - below_negative) - auc) / negatives
+            influence += sign * 2.0 * column_influence / columns.size
+    return float(np.sqrt(count / (count - 1) * np.sum(influence ** 2)))
+
+
+def improves(score: float, loss: float, best_score: float, best_loss: float, margin: float = 0.0) -> bool:
+    """Better NAUC by more than `margin` (and TIE_TOLERANCE), or the same NAUC (within TIE_TOLERANCE) and a lower
+    loss."""
+    if score > best_score + max(margin, TIE_TOLERANCE):
         return True
     return abs(score - best_score) <= TIE_TOLERANCE and loss < best_loss

@@ -110,6 +110,20 @@ def test_tiny_recipe_search_writes_a_recipe_that_portfolio_names_load(tmp_path, 
     configs = [json.loads(path.read_text()) for path in (tmp_path / "runs" / "all").glob("*/config.json")]
     assert len(configs) == 4 and all(c["warmup_steps"] == 5 and c["side"] == 32 and "lr" in c for c in configs)
 
+    # The best again and the standing recipe (the file's: only warmup_steps), both at learner seed 1.
+    again = _recipe(tmp_path, "recheck", "--seed", "1", *places, "--work_dir", str(tmp_path / "runs"),
+                    "--tuning_root", str(tuning_root))
+    assert again.returncode == 0, again.stdout + again.stderr
+    rechecked = json.loads((tmp_path / "searches" / "all" / "recheck_seed1.json").read_text())
+    assert set(rechecked["searched"]["recipe"]) == {"lr", "dropout"} and rechecked["standing"]["recipe"] == {}
+    assert all(0 < rechecked[label]["mean_alc"] <= 1 and set(rechecked[label]["alc"]) == {"digits", "colours"}
+               for label in ("searched", "standing"))
+    for label in ("searched", "standing"):
+        runs = [json.loads(path.read_text()) for path in
+                (tmp_path / "runs" / "all").glob(f"recheck_seed1_{label}_*/config.json")]
+        assert len(runs) == 2 and all(c["seed"] == 1 and c["warmup_steps"] == 5 for c in runs)
+        assert all(("lr" in c) == (label == "searched") for c in runs)
+
     other = _recipe(tmp_path, *run[:6], "lr", *run[8:])  # the same log with other knobs is refused
     assert other.returncode == 2 and "resume with those datasets and knobs" in other.stderr
 

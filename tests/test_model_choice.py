@@ -68,7 +68,7 @@ def test_the_chosen_config_takes_over_without_losing_a_prediction(yale_faces_dir
     # The chosen config's heads and network must beat the standing prediction's validation result, on the same
     # examples, to be predicted. Numbering goes on from the starting config's: nothing was lost.
     assert before and (not after or after[0] == before[-1] + 1), (before, after)
-    assert after or "(not better: no prediction)" in log[switch:], log[switch:][-3000:]
+    assert after or "(not better: no prediction" in log[switch:], log[switch:][-3000:]
     elapsed = prediction_times(log)
     assert len(elapsed) >= 2 and max(elapsed) < BUDGET
 

@@ -40,7 +40,7 @@ CONFIG = re.compile(r"\[learner\] config (\{.*\}) \| backbone (\S+) on .* -> (\d
                     r".* \| test size (\S+)$")
 READ = re.compile(r"\[learner\] read \d+ train examples .* \| validation (\d+) examples")
 HEAD = re.compile(r"\[learner\] (pixels|features) head: ridge on (\d+) examples at ([\d.]+)s elapsed \| "
-                  r"validation NAUC (\S+?)( \(not better: no prediction\))?$")
+                  r"validation NAUC (\S+?)( \(not better: no prediction[^)]*\))?(?: \(gain [^)]*\))?$")
 TEST_SET = re.compile(r"\[learner\] test set: (\d+) examples decoded")
 PREDICTION = re.compile(r"\[learner\] prediction \d+ \((\w+)\) at ([\d.]+)s elapsed \(test pass ([\d.]+)s"
                         r"(, flip-averaged)?\)")

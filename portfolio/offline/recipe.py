@@ -5,12 +5,15 @@ write the best as a section of portfolio/fine_tuning.json (learner.config: how a
     python -m portfolio.offline.recipe run --datasets cifar10_jpg_2k gtsrb_32px_43cls hurricane_damage_sat \\
         intel_scenes_6cls --workers 2 --min_budget 120 --max_budget 120 --n_iterations 30
     python -m portfolio.offline.recipe status
+    python -m portfolio.offline.recipe recheck --seed 1  # the best and the standing recipe again, at a fresh seed
     python -m portfolio.offline.recipe write          # the best so far -> portfolio/fine_tuning.json, section "all"
 
 BOHB's budget is the time budget T of every run: an evaluation runs model.py on each dataset's tuning split at T,
 one after the other, and its loss is 1 - their mean ALC. With min_budget = max_budget (the default, 120 s) every
 iteration is one evaluation at T, and BOHB reduces to its model-based sampling (a third of its draws at random): a
-shorter rung would rank recipes by the first seconds, which the per-dataset heads decide. The same command again resumes the search
+shorter rung would rank recipes by the first seconds, which the per-dataset heads decide. The best of many noisy
+evaluations is flattered by its own seed: `recheck` runs it and the recipe standing in portfolio/fine_tuning.json
+(before `write`) on the same datasets at another learner seed, so the two compare on fresh noise. The same command again resumes the search
 (portfolio/recipe_search/SECTION, hpo.logs). `--section BACKBONE` searches a backbone's own section, on datasets
 whose entries use that backbone; the default section, "all", is every backbone's.
 """
@@ -24,6 +27,7 @@ import os
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +163,42 @@ def write_recipe(section: str, searches: Path, portfolio_dir: Path, command: str
     return path
 
 
+def recheck(section: str, searches: Path, portfolio_dir: Path, work_root: Path, tuning_root: Path, seed: int,
+            workers: int) -> dict:
+    """Mean and per-dataset ALC of the search's best recipe ("searched") and of the section standing in
+    portfolio_dir/fine_tuning.json ("standing"), on the search's datasets at its top budget, with learner seed
+    `seed`; `workers` runs at a time (one thread each). Written to the search's log folder as
+    recheck_seed<seed>.json."""
+    log_dir = searches / section
+    record = _search_record(log_dir)
+    if record is None:
+        raise RecipeSearchError(f"{log_dir}: no recipe search logged here ({SEARCH_FILE} missing)")
+    best = best_on_top_budget(load_evaluations(log_dir))
+    sampled = to_learner_config(best.config)
+    recipes = {"searched": {name: getattr(sampled, name) for name in record["knobs"] if name in best.config},
+               "standing": {}}
+    recipe_file = portfolio_dir / RECIPE_FILE
+    read_recipe(recipe_file)  # a malformed recipe fails here, not in every run
+    dirs = [ensure_tuning_dataset(name, tuning_root) for name in record["datasets"]]
+    jobs = [(label, path) for label in recipes for path in dirs]
+
+    def run(job: tuple[str, Path]) -> float:
+        label, path = job
+        config = {**entry_fields(path.name, portfolio_dir), **recipes[label], "seed": seed}
+        run_dir = work_root / section / f"recheck_seed{seed}_{label}_{path.name}"
+        return evaluate_config(config, path, best.budget, run_dir, 1, recipe_file=recipe_file)[0]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # each run is its own ingestion process
+        alcs = list(pool.map(run, jobs))
+    result = {"seed": seed, "budget_s": best.budget, "search_mean_alc": round(1.0 - best.loss, 4)}
+    for label, recipe in recipes.items():
+        per_dataset = {path.name: round(alc, 4) for (other, path), alc in zip(jobs, alcs) if other == label}
+        result[label] = {"recipe": recipe, "mean_alc": round(sum(per_dataset.values()) / len(per_dataset), 4),
+                         "alc": per_dataset}
+    (log_dir / f"recheck_seed{seed}.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
 def status(searches: Path) -> str:
     """Per section searched: its datasets and knobs, iterations, evaluations (per knob), the best mean ALC."""
     lines = []
@@ -185,6 +225,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="search the recipe on this machine (resumes)")
     write = commands.add_parser("write", help=f"write the best recipe to portfolio/{RECIPE_FILE}")
+    again = commands.add_parser("recheck", help="the best and the standing recipe again, at another seed")
+    again.add_argument("--seed", type=int, default=1, help="learner seed of the runs (1; the search ran seed 0)")
+    again.add_argument("--workers", type=int, default=2, help="runs at a time, one thread each (2)")
+    again.add_argument("--work_dir", type=Path, default=DEFAULT_WORK_DIR, help="runs' files (runs/recipe)")
+    again.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT, help="tuning splits (data/tune)")
     run.add_argument("--datasets", nargs="+", required=True, help="known datasets with a tuned portfolio entry")
     run.add_argument("--knobs", nargs="+", default=list(DEFAULT_KNOBS),
                      help=f"recipe knobs searched ({' '.join(DEFAULT_KNOBS)})")
@@ -196,11 +241,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="BOHB's seed")
     run.add_argument("--work_dir", type=Path, default=DEFAULT_WORK_DIR, help="runs' files (runs/recipe)")
     run.add_argument("--tuning_root", type=Path, default=DEFAULT_TUNING_ROOT, help="tuning splits (data/tune)")
-    for sub in (run, write):
+    for sub in (run, write, again):
         sub.add_argument("--section", default=RECIPE_ALL, help=f"recipe section: {RECIPE_ALL} or a backbone")
         sub.add_argument("--portfolio_dir", type=Path, default=PORTFOLIO_DIR,
                          help=f"entries and {RECIPE_FILE} (portfolio/)")
-    for sub in (run, write, commands.add_parser("status", help="evaluations, per knob, and the best so far")):
+    for sub in (run, write, again, commands.add_parser("status", help="evaluations, per knob, and the best so far")):
         sub.add_argument("--searches", type=Path, default=SEARCHES_DIR, help="search logs (portfolio/recipe_search)")
     return parser
 
@@ -212,6 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "status":
             print(status(args.searches))
+            return 0
+        if args.command == "recheck":
+            result = recheck(args.section, args.searches, args.portfolio_dir, args.work_dir, args.tuning_root,
+                             args.seed, args.workers)
+            print(f"section {args.section}, seed {args.seed}, T = {result['budget_s']:g} s: searched recipe "
+                  f"{result['searched']['mean_alc']:.4f} (the search's seed: {result['search_mean_alc']:.4f}), "
+                  f"standing recipe {result['standing']['mean_alc']:.4f}")
+            for label in ("searched", "standing"):
+                print(f"  {label}: {json.dumps(result[label]['alc'])}")
             return 0
         if args.command == "run":
             started = time.monotonic()
