@@ -56,7 +56,7 @@ class Verdict:
     margin: float = 0.0  # the gain it had to exceed: gate_z standard errors
 
     def note(self) -> str:
-        """'' when the NAUC did not rise, else the gain, its SE and the margin (portfolio.offline.gate_report
+        """'' when the NAUC did not rise, else the gain, its SE and the margin (scripts.gate_report
         reads them back)."""
         if self.gain <= TIE_TOLERANCE or not np.isfinite(self.gain):
             return ""
