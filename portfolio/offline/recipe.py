@@ -99,11 +99,17 @@ def _search_record(log_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _knobs_of(log_dir: Path) -> list[str]:
+def _logged_search(log_dir: Path) -> dict:
     record = _search_record(log_dir)
     if record is None:
         raise RecipeSearchError(f"{log_dir}: no recipe search logged here ({SEARCH_FILE} missing)")
-    return record["knobs"]
+    return record
+
+
+def _best_values(knobs: list[str], best: Evaluation) -> dict:
+    """The best evaluation's sampled recipe knobs as learner values (a conditional knob only when it was active)."""
+    config = to_learner_config(best.config)
+    return {name: getattr(config, name) for name in knobs if name in best.config}
 
 
 def run_search(section: str, datasets: list[str], knobs: list[str], workers: int, settings: Settings,
@@ -138,10 +144,9 @@ def run_search(section: str, datasets: list[str], knobs: list[str], workers: int
 def recipe_section(log_dir: Path, command: str) -> dict:
     """The best sampled knob values on the top budget (a conditional knob only when it was active) and their
     `tuning` record: datasets, mean and per-dataset ALC, budget, evaluations and evaluations per knob."""
-    knobs, evaluations = _knobs_of(log_dir), load_evaluations(log_dir)
+    knobs, evaluations = _logged_search(log_dir)["knobs"], load_evaluations(log_dir)
     best = best_on_top_budget(evaluations)
-    config = to_learner_config(best.config)
-    section = {name: getattr(config, name) for name in knobs if name in best.config}
+    section = _best_values(knobs, best)
     runs = best.info["datasets"]
     section[TUNING_RECORD] = {
         "datasets": list(runs), "mean_alc": round(1.0 - best.loss, 4),
@@ -170,13 +175,9 @@ def recheck(section: str, searches: Path, portfolio_dir: Path, work_root: Path, 
     `seed`; `workers` runs at a time (one thread each). Written to the search's log folder as
     recheck_seed<seed>.json."""
     log_dir = searches / section
-    record = _search_record(log_dir)
-    if record is None:
-        raise RecipeSearchError(f"{log_dir}: no recipe search logged here ({SEARCH_FILE} missing)")
+    record = _logged_search(log_dir)
     best = best_on_top_budget(load_evaluations(log_dir))
-    sampled = to_learner_config(best.config)
-    recipes = {"searched": {name: getattr(sampled, name) for name in record["knobs"] if name in best.config},
-               "standing": {}}
+    recipes = {"searched": _best_values(record["knobs"], best), "standing": {}}
     recipe_file = portfolio_dir / RECIPE_FILE
     read_recipe(recipe_file)  # a malformed recipe fails here, not in every run
     dirs = [ensure_tuning_dataset(name, tuning_root) for name in record["datasets"]]
